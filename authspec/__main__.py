@@ -1,0 +1,5 @@
+"""``python -m authspec`` runs the command line."""
+
+from authspec.cli import main
+
+main()

@@ -1,0 +1,359 @@
+"""Static checks of a loaded System (``authspec validate``).
+
+Graph checks (guards ignored, so they over-approximate what can happen):
+- ``unreachable-state``: no path of transitions from the initial state;
+- ``dead-end-state``: a state with no transition out that is not marked final.
+
+Guard checks, decided with the Z3 SMT solver over the declared domains (int bounds, enum
+values, the states of every machine); ``matches(x, policy)`` is an uninterpreted predicate:
+- ``nondeterminism``: two transitions of one event from one state whose guards can both hold;
+- ``effect-out-of-range``: an effect that can push an int variable outside its bounds;
+- ``dead-transition`` (warning): a guard that can never hold.
+
+Traceability checks against the rules catalogue:
+- ``unknown-citation``: a cited rule or question ID the catalogue does not have;
+- ``uncited-rule``: a rule no transition, refusal, invariant or policy cites;
+- ``unanswered-question``: an open question with no recorded assumption;
+- ``unknown-question``: an assumption for a question the catalogue does not have.
+
+And: ``invariant-broken-initially``, ``unused-reason`` and ``unused-event`` (warnings).
+
+Each finding carries the place in the spec and what to do about it. Z3 answers *sat*,
+*unsat* or *unknown*; an *unknown* is reported as a warning, never silently passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+import z3
+
+from . import expr as ex
+from .errors import SpecError
+from .ir import Expr, Machine, Span, System, Transition, Type
+
+SOLVER_TIMEOUT_MS = 5000
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str  # "error" | "warning"
+    code: str
+    message: str
+    span: Span
+    hint: str = ""
+
+    def as_error(self) -> SpecError:
+        return SpecError(self.span, f"{self.message} [{self.code}]", self.hint, self.severity)
+
+    def format(self) -> str:
+        return self.as_error().format()
+
+
+def check_system(system: System) -> list[Finding]:
+    """Run every static check; findings sorted by place."""
+    findings: list[Finding] = []
+    for check in (_citations, _graph, _guards, _initial_invariants, _unused):
+        findings.extend(check(system))
+    return sorted(findings, key=lambda f: (f.span, f.code))
+
+
+def errors(findings: Iterable[Finding]) -> list[Finding]:
+    return [f for f in findings if f.severity == "error"]
+
+
+# -- traceability -----------------------------------------------------------------------------
+
+def _citations(system: System) -> Iterator[Finding]:
+    catalogue = system.catalogue
+    rule_ids = {r.id for r in catalogue.rules}
+    question_ids = {q.id for q in catalogue.questions}
+    cited = system.citations()
+    for element in (*system.transitions, *system.rejections, *system.all_invariants,
+                    *system.policies, *system.assumptions):
+        for cited_id in element.rules:
+            if cited_id not in rule_ids | question_ids:
+                kind = "rule" if cited_id.startswith("R") else "question"
+                yield Finding("error", "unknown-citation",
+                              f"{_describe(element)} cites {cited_id}, which the catalogue "
+                              f"({catalogue.file}) has no {kind} for", element.span,
+                              "cite an existing ID, or add the rule to the catalogue")
+    for rule in catalogue.rules:
+        if rule.id not in cited:
+            yield Finding("error", "uncited-rule",
+                          f"rule {rule.id} is enforced by no transition, refusal, invariant "
+                          f"or policy: {rule.reading}", system.span,
+                          f"model {rule.id} and cite it in 'rules: [{rule.id}]'")
+    answered = {a.question for a in system.assumptions}
+    for question in catalogue.questions:
+        if question.id not in answered:
+            yield Finding("error", "unanswered-question",
+                          f"open question {question.id} has no recorded assumption: "
+                          f"{question.text}", system.span,
+                          f"add 'assumptions: {question.id}: choice: ...' to the system file")
+    for assumption in system.assumptions:
+        if assumption.question not in question_ids:
+            yield Finding("error", "unknown-question",
+                          f"assumption for {assumption.question}, which the catalogue does "
+                          "not list", assumption.span, "use a question ID of the catalogue")
+
+
+def _describe(element: Any) -> str:
+    kind = type(element).__name__.lower()
+    name = getattr(element, "id", None) or getattr(element, "name", None) or getattr(
+        element, "question", "")
+    return f"{kind} {name}"
+
+
+# -- graph ------------------------------------------------------------------------------------
+
+def _graph(system: System) -> Iterator[Finding]:
+    for machine in system.machines:
+        reached = reachable_states(machine)
+        for state in machine.states:
+            if state.name not in reached:
+                yield Finding("error", "unreachable-state",
+                              f"state {machine.name}.{state.name} cannot be reached from "
+                              f"{machine.initial.name}", state.span,
+                              "add a transition into it, or remove it")
+            outgoing = [t for t in machine.transitions if state.name in t.sources]
+            if not outgoing and not state.final:
+                yield Finding("error", "dead-end-state",
+                              f"state {machine.name}.{state.name} has no transition out and "
+                              "is not final", state.span,
+                              "add a transition out of it, or mark it 'final: true'")
+            if outgoing and state.final:
+                yield Finding("error", "final-state-with-exit",
+                              f"final state {machine.name}.{state.name} has transitions out",
+                              state.span, "a final state is the end; remove 'final: true' "
+                              "or its transitions")
+
+
+def reachable_states(machine: Machine) -> set[str]:
+    """States reachable from the initial one, ignoring guards."""
+    reached = {machine.initial.name}
+    frontier = [machine.initial.name]
+    while frontier:
+        state = frontier.pop()
+        for transition in machine.transitions:
+            if state in transition.sources:
+                target = transition.target_from(state)
+                if target not in reached:
+                    reached.add(target)
+                    frontier.append(target)
+    return reached
+
+
+# -- guards, with Z3 ----------------------------------------------------------------------------
+
+class _Encoder:
+    """Translate checked expression trees into Z3 terms over the system's domains."""
+
+    def __init__(self, system: System, event: str | None):
+        self.system = system
+        self.params = {p.name: p.type for p in system.event(event).params} if event else {}
+        self.vars = {v.qualified: v.type for v in system.variables}
+        self.symbols: dict[str, Any] = {}
+        self.domain: list[Any] = []
+        self.predicates: dict[str, Any] = {}
+
+    def _symbol(self, key: str, typ: Type) -> Any:
+        if key in self.symbols:
+            return self.symbols[key]
+        if typ.kind == "bool":
+            sym = z3.Bool(key)
+        elif typ.kind == "int":
+            sym = z3.Int(key)
+            if typ.min is not None:
+                self.domain.append(sym >= typ.min)
+            if typ.max is not None:
+                self.domain.append(sym <= typ.max)
+        else:
+            sym = z3.String(key)
+            if typ.kind == "enum":
+                self.domain.append(z3.Or([sym == z3.StringVal(v) for v in typ.values]))
+        self.symbols[key] = sym
+        return sym
+
+    def state_of(self, machine: str) -> Any:
+        states = self.system.machine(machine).states
+        return self._symbol(f"{machine}.state", ex.state_type(machine, tuple(
+            s.name for s in states)))
+
+    def term(self, node: ex.Node) -> Any:
+        if isinstance(node, ex.Lit):
+            if isinstance(node.value, bool):
+                return z3.BoolVal(node.value)
+            if isinstance(node.value, int):
+                return z3.IntVal(node.value)
+            return z3.StringVal(node.value)
+        if isinstance(node, ex.ParamRef):
+            return self._symbol(f"param.{node.name}", self.params[node.name])
+        if isinstance(node, ex.VarRef):
+            return self._symbol(node.qualified, self.vars[node.qualified])
+        if isinstance(node, ex.StateRef):
+            return self.state_of(node.machine)
+        if isinstance(node, ex.Unary):
+            inner = self.term(node.operand)
+            return z3.Not(inner) if node.op == "not" else -inner
+        if isinstance(node, ex.Binary):
+            return self._binary(node)
+        if isinstance(node, ex.Call):
+            return self._call(node)
+        raise TypeError(f"cannot encode {node!r}")
+
+    def _binary(self, node: ex.Binary) -> Any:
+        op = node.op
+        if op in ("in", "not in"):
+            left = self.term(node.left)
+            assert isinstance(node.right, ex.ListLit)
+            member = z3.Or([left == self.term(i) for i in node.right.items])
+            return member if op == "in" else z3.Not(member)
+        left, right = self.term(node.left), self.term(node.right)
+        table = {
+            "and": lambda: z3.And(left, right), "or": lambda: z3.Or(left, right),
+            "implies": lambda: z3.Implies(left, right), "==": lambda: left == right,
+            "!=": lambda: left != right, "<": lambda: left < right, "<=": lambda: left <= right,
+            ">": lambda: left > right, ">=": lambda: left >= right, "+": lambda: left + right,
+            "-": lambda: left - right, "*": lambda: left * right, "//": lambda: left / right,
+            "%": lambda: left % right,
+        }
+        return table[op]()
+
+    def _call(self, node: ex.Call) -> Any:
+        if node.func == "matches":
+            policy = node.args[1]
+            assert isinstance(policy, ex.PolicyRef)
+            predicate = self.predicates.get(policy.name)
+            if predicate is None:
+                predicate = z3.Function(f"matches_{policy.name}", z3.StringSort(),
+                                        z3.BoolSort())
+                self.predicates[policy.name] = predicate
+            return predicate(self.term(node.args[0]))
+        args = [self.term(a) for a in node.args]
+        if node.func == "len":
+            return z3.Length(args[0])
+        a, b = args
+        return z3.If(a <= b, a, b) if node.func == "min" else z3.If(a >= b, a, b)
+
+    def guard(self, expression: Expr | None) -> Any:
+        return z3.BoolVal(True) if expression is None else self.term(expression.tree)
+
+
+def _solve(constraints: list[Any]) -> tuple[str, Any]:
+    solver = z3.Solver()
+    solver.set("timeout", SOLVER_TIMEOUT_MS)
+    solver.add(*constraints)
+    result = solver.check()
+    if result == z3.sat:
+        return "sat", solver.model()
+    return ("unsat", None) if result == z3.unsat else ("unknown", None)
+
+
+def _witness(model: Any, encoder: _Encoder) -> str:
+    shown = []
+    for key, sym in sorted(encoder.symbols.items()):
+        value = model.eval(sym, model_completion=True)
+        shown.append(f"{key.removeprefix('param.')}={value}")
+    return ", ".join(shown)
+
+
+def _guards(system: System) -> Iterator[Finding]:
+    for machine in system.machines:
+        for state in machine.states:
+            by_event: dict[str, list[Transition]] = {}
+            for transition in machine.transitions:
+                if state.name in transition.sources:
+                    by_event.setdefault(transition.event, []).append(transition)
+            for event, transitions in by_event.items():
+                yield from _overlaps(system, machine, state.name, event, transitions)
+        for transition in machine.transitions:
+            yield from _transition_checks(system, machine, transition)
+
+
+def _in_state(encoder: _Encoder, machine: Machine, state: str) -> Any:
+    return encoder.state_of(machine.name) == z3.StringVal(state)
+
+
+def _overlaps(system: System, machine: Machine, state: str, event: str,
+              transitions: list[Transition]) -> Iterator[Finding]:
+    for first, second in combinations(transitions, 2):
+        encoder = _Encoder(system, event)
+        both = [encoder.guard(first.guard), encoder.guard(second.guard),
+                _in_state(encoder, machine, state)]
+        verdict, model = _solve([*both, *encoder.domain])
+        if verdict == "sat":
+            yield Finding("error", "nondeterminism",
+                          f"{first.id} and {second.id} both leave {machine.name}.{state} on "
+                          f"{event}, and their guards can both hold, e.g. with "
+                          f"{_witness(model, encoder)}", second.span,
+                          "make the guards exclusive (add 'and not (...)' to one of them)")
+        elif verdict == "unknown":
+            yield Finding("warning", "solver-unknown",
+                          f"could not decide whether {first.id} and {second.id} exclude each "
+                          "other", second.span, "simplify the guards")
+
+
+def _transition_checks(system: System, machine: Machine,
+                       transition: Transition) -> Iterator[Finding]:
+    encoder = _Encoder(system, transition.event)
+    guard = encoder.guard(transition.guard)
+    in_source = z3.Or([_in_state(encoder, machine, s) for s in transition.sources])
+    verdict, _ = _solve([guard, in_source, *encoder.domain])
+    if verdict == "unsat":
+        yield Finding("warning", "dead-transition",
+                      f"the guard of {transition.id} can never hold: "
+                      f"{transition.guard.source if transition.guard else ''}",
+                      transition.span, "fix the guard or remove the transition")
+        return
+    for assignment in transition.effects:
+        variable = machine.variable(assignment.variable)
+        assert variable is not None
+        typ = variable.type
+        if typ.kind != "int":
+            continue
+        value = encoder.term(assignment.value.tree)
+        outside = z3.Or(value < typ.min, value > typ.max)
+        verdict, model = _solve([guard, in_source, outside, *encoder.domain])
+        if verdict == "sat":
+            yield Finding("error", "effect-out-of-range",
+                          f"{transition.id} can set {variable.qualified} outside "
+                          f"[{typ.min}, {typ.max}], e.g. with {_witness(model, encoder)}",
+                          assignment.span,
+                          "strengthen the guard so the new value stays within bounds, "
+                          "or widen the variable's min/max")
+
+
+# -- invariants and leftovers ----------------------------------------------------------------
+
+def _initial_invariants(system: System) -> Iterator[Finding]:
+    values = {v.qualified: v.initial for v in system.variables}
+    states = {m.name: m.initial.name for m in system.machines}
+    policies = {p.name: p for p in system.policies}
+    for invariant in system.all_invariants:
+        if not ex.compile_expr(invariant.expr.tree, policies)({}, values, states):
+            yield Finding("error", "invariant-broken-initially",
+                          f"invariant {invariant.id} does not hold in the initial state: "
+                          f"{invariant.expr.source}", invariant.span,
+                          "fix the invariant or the initial values")
+
+
+def _unused(system: System) -> Iterator[Finding]:
+    used_reasons = {r.reason for r in system.rejections} | {system.otherwise}
+    for reason in system.reasons:
+        if reason.code not in used_reasons:
+            yield Finding("warning", "unused-reason", f"reason {reason.code} is never given",
+                          reason.span, "use it in a refusal or remove it")
+    handled = {t.event for t in system.transitions} | {r.event for r in system.rejections}
+    for event in system.events:
+        if event.name not in handled:
+            yield Finding("warning", "unused-event",
+                          f"event {event.name} moves no machine and is refused by none",
+                          event.span, "add transitions for it or remove it")
+        elif event.name not in {t.event for t in system.transitions}:
+            yield Finding("warning", "never-accepted-event",
+                          f"event {event.name} is always refused (no transition takes it)",
+                          event.span, "intended when the policy forbids it outright")

@@ -1,0 +1,187 @@
+"""Commands of the model package: ``validate``, ``simulate``, ``trace``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .checks import check_system, errors
+from .errors import SpecErrors
+from .ir import System, mask
+from .loader import load
+from .simulate import read_trace, run_trace
+from .traceability import matrix
+
+SpecsArg = Annotated[Path | None, typer.Argument(
+    help="Folder of the specs (holding system.yaml) or a system file; default: the shipped "
+         "specs.", show_default=False)]
+
+
+def console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def load_or_exit(specs: Path | None, out: Console) -> System:
+    try:
+        return load(specs)
+    except SpecErrors as err:
+        for error in err.errors:
+            out.print(error.format(), markup=False)
+        out.print(f"{len(err.errors)} error(s): the spec was not loaded", markup=False)
+        raise typer.Exit(1) from None
+
+
+def validate(specs: SpecsArg = None,
+             strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
+             ) -> None:
+    """Load the specs and run every static check; exit 1 on errors."""
+    out = console()
+    system = load_or_exit(specs, out)
+    findings = check_system(system)
+    for finding in findings:
+        out.print(finding.format(), markup=False)
+    n_errors = len(errors(findings))
+    n_warnings = len(findings) - n_errors
+    summary = (f"{system.file}: {len(system.machines)} machines, {len(system.states_all)} "
+               f"states, {len(system.transitions)} transitions, {len(system.rejections)} "
+               f"refusals, {len(system.all_invariants)} invariants, {len(system.events)} "
+               f"events; {n_errors} error(s), {n_warnings} warning(s)")
+    out.print(summary, markup=False)
+    if n_errors or (strict and n_warnings):
+        raise typer.Exit(1)
+
+
+def simulate(trace: Annotated[Path, typer.Argument(help="Trace file (YAML or JSON).")],
+             specs: Annotated[Path | None, typer.Option(help="Specs folder; default: shipped.")]
+             = None,
+             show_secrets: Annotated[bool, typer.Option(help="Print secret parameters in "
+                                                          "clear.")] = False,
+             as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+             ) -> None:
+    """Run a trace of events through the model; print each step's outcome and rules."""
+    out = console()
+    system = load_or_exit(specs, out)
+    try:
+        steps = read_trace(trace, system)
+    except SpecErrors as err:
+        for error in err.errors:
+            out.print(error.format(), markup=False)
+        raise typer.Exit(2) from None
+    except Exception as err:  # noqa: BLE001 - read errors are reported with their location
+        out.print(str(err), markup=False)
+        raise typer.Exit(2) from None
+    results = run_trace(system, steps)
+    failed = 0
+    for result in results:
+        event = system.event(result.step.event)
+        params = result.step.params if show_secrets else event.redacted(result.step.params)
+        outcome = result.outcome
+        if not result.as_expected:
+            failed += 1
+        if as_json:
+            print(json.dumps({
+                "step": result.number, "event": event.name, "params": params,
+                "accepted": outcome.accepted, "reason": outcome.reason,
+                "transitions": list(outcome.transitions), "rejection": outcome.rejection,
+                "rules": list(outcome.rules), "expected": result.step.expect,
+                "as_expected": result.as_expected, "configuration": dict(result.configuration),
+            }, ensure_ascii=False))
+            continue
+        shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        mark = "" if result.as_expected else f"   <-- expected {result.step.expect}"
+        out.print(f"{result.number:>3}. {event.name}({shown})", markup=False)
+        by = ", ".join(outcome.transitions) or outcome.rejection or f"otherwise"
+        out.print(f"     -> {outcome}  by {by}  rules {', '.join(outcome.rules) or '-'}{mark}",
+                  markup=False)
+    if not as_json:
+        last = results[-1] if results else None
+        if last is not None:
+            state = ", ".join(f"{m}={s}" for m, s in last.configuration.items())
+            out.print(f"final state: {state}", markup=False)
+            values = {k: (mask(v) if _secret(system, k) and not show_secrets else v)
+                      for k, v in last.values.items()}
+            out.print("final values: " + ", ".join(f"{k}={v!r}" for k, v in values.items()),
+                      markup=False)
+        out.print(f"{len(results)} steps, {failed} not as expected", markup=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _secret(system: System, qualified: str) -> bool:
+    return any(v.secret for v in system.variables if v.qualified == qualified)
+
+
+def trace(specs: SpecsArg = None,
+          fmt: Annotated[str, typer.Option("--format", help="text, json or markdown")] = "text",
+          lang: Annotated[str, typer.Option(help="en or zh for the labels")] = "en",
+          ) -> None:
+    """Print the traceability matrix: each rule and what enforces it, each question's answer."""
+    out = console()
+    system = load_or_exit(specs, out)
+    table = matrix(system)
+    if fmt == "json":
+        print(json.dumps(table.as_json(), ensure_ascii=False, indent=2))
+    elif fmt == "markdown":
+        print(_markdown(table, lang))
+    elif fmt == "text":
+        _print_text(out, table, lang)
+    else:
+        out.print(f"unknown format {fmt!r}: use text, json or markdown", markup=False)
+        raise typer.Exit(2)
+    if table.uncovered or table.unanswered:
+        raise typer.Exit(1)
+
+
+def _elements(row: Any) -> list[str]:
+    items = [f"transition {t.id}" for t in row.transitions]
+    items += [f"refusal {r.id} ({r.reason})" for r in row.rejections]
+    items += [f"invariant {i.id}" for i in row.invariants]
+    items += [f"policy {p.name}" for p in row.policies]
+    return items
+
+
+def _print_text(out: Console, table: Any, lang: str) -> None:
+    rules = Table(title="Rules and what enforces them", show_lines=True)
+    for column in ("rule", "source / reading", "enforced by"):
+        rules.add_column(column, overflow="fold")
+    for row in table.rules:
+        text = row.rule.clause if lang == "zh" else row.rule.reading
+        enforced = "\n".join(_elements(row)) or "NOT COVERED"
+        rules.add_row(row.rule.id, text, enforced)
+    out.print(rules)
+    questions = Table(title="Open questions and the assumptions taken (open for the review)",
+                      show_lines=True)
+    for column in ("question", "assumption", "followed by"):
+        questions.add_column(column, overflow="fold")
+    for row in table.questions:
+        choice = row.assumption.choice.get(lang) if row.assumption else "NO ASSUMPTION"
+        citing = ", ".join(getattr(e, "id", None) or getattr(e, "name", "") for e in row.citing)
+        questions.add_row(row.question.id, choice, citing or "-")
+    out.print(questions)
+    covered = sum(r.covered for r in table.rules)
+    answered = sum(q.answered for q in table.questions)
+    out.print(f"rules covered: {covered}/{len(table.rules)}; questions answered: "
+              f"{answered}/{len(table.questions)}", markup=False)
+
+
+def _markdown(table: Any, lang: str) -> str:
+    lines = ["| Rule | Source | Enforced by |", "|---|---|---|"]
+    for row in table.rules:
+        text = row.rule.clause if lang == "zh" else row.rule.reading
+        lines.append(f"| {row.rule.id} | {text} | {'<br>'.join(_elements(row)) or '**none**'} |")
+    lines += ["", "| Question | Assumption |", "|---|---|"]
+    for row in table.questions:
+        choice = row.assumption.choice.get(lang) if row.assumption else "**none**"
+        lines.append(f"| {row.question.id} | {choice} |")
+    return "\n".join(lines)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(validate)
+    app.command()(simulate)
+    app.command()(trace)

@@ -1,0 +1,377 @@
+"""The intermediate representation (IR) of a loaded spec.
+
+Everything downstream works from these frozen dataclasses and never from YAML: the
+executable model (runtime.py), the static checks (checks.py), the harness, the diagrams,
+the report and the spec diff. They are plain, hashable data so that later tools (exhaustive
+exploration, offline test generation, linearizability checking) can key on them.
+
+Vocabulary:
+- A *system* composes *machines* (parallel regions) that share *variables* and react to
+  the same *events*.
+- A *transition* moves one machine on one event when its *guard* holds, and applies
+  *effects* (simultaneous assignments to that machine's own variables).
+- A *rejection* refuses an event with a declared *reason* code; a refused event changes
+  nothing.
+- Every transition, rejection and invariant *cites* rule IDs (R1...) or question IDs (Q1...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .expr import Node
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """Where something was written: 1-based line and column in a spec file."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+NOWHERE = Span("<unknown>", 0, 0)
+
+
+@dataclass(frozen=True)
+class Text:
+    """A label in English and Chinese (either may be empty)."""
+
+    en: str = ""
+    zh: str = ""
+
+    def get(self, lang: str) -> str:
+        return (self.zh or self.en) if lang == "zh" else (self.en or self.zh)
+
+
+@dataclass(frozen=True)
+class Type:
+    """A value type: ``bool``, ``int`` (bounded), ``str``, or an enumeration."""
+
+    kind: str  # "bool" | "int" | "str" | "enum"
+    name: str  # "bool", "int", "str", or the enum's name
+    values: tuple[str, ...] = ()  # enum members
+    min: int | None = None
+    max: int | None = None
+
+    def contains(self, value: Any) -> bool:
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        if self.kind == "int":
+            return (
+                isinstance(value, int)
+                and not isinstance(value, bool)
+                and (self.min is None or value >= self.min)
+                and (self.max is None or value <= self.max)
+            )
+        if self.kind == "str":
+            return isinstance(value, str)
+        return value in self.values
+
+    def describe(self) -> str:
+        if self.kind == "int" and (self.min is not None or self.max is not None):
+            return f"int in [{self.min}, {self.max}]"
+        if self.kind == "enum":
+            return f"{self.name} (one of {', '.join(self.values)})"
+        return self.name
+
+
+BOOL = Type("bool", "bool")
+INT = Type("int", "int")
+STR = Type("str", "str")
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A parsed, name-checked expression of the spec's expression language."""
+
+    source: str
+    tree: Node
+    type: Type
+    span: Span
+
+
+@dataclass(frozen=True)
+class Variable:
+    machine: str
+    name: str
+    type: Type
+    initial: Any
+    label: Text = Text()
+    unit: str = ""
+    secret: bool = False
+    span: Span = NOWHERE
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.machine}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: Type
+    label: Text = Text()
+    unit: str = ""
+    secret: bool = False
+    policies: tuple[str, ...] = ()  # policies whose conforming and violating values are tried
+    span: Span = NOWHERE
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    params: tuple[Param, ...]
+    label: Text = Text()
+    extension: str = ""  # the question ID under which an event beyond the source is modelled
+    span: Span = NOWHERE
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def redacted(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The parameters with secret values masked (their length kept), for display."""
+        secret = {p.name for p in self.params if p.secret}
+        return {k: mask(v) if k in secret else v for k, v in params.items()}
+
+
+def mask(value: Any) -> str:
+    """A secret as shown in reports: its length, never its characters."""
+    return f"<secret:{len(value)}>" if isinstance(value, str) else "<secret>"
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    label: Text = Text()
+    span: Span = NOWHERE
+
+
+CHAR_CLASSES = ("digit", "lower", "upper", "letter", "space", "punct", "other")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A named rule for secrets, e.g. 6-30 characters of letters and digits, both present."""
+
+    name: str
+    min_length: int
+    max_length: int
+    alphabet: tuple[str, ...]  # character classes allowed
+    require: tuple[str, ...]  # character classes that must each appear at least once
+    case_sensitive: bool = True
+    label: Text = Text()
+    rules: tuple[str, ...] = ()
+    span: Span = NOWHERE
+
+
+@dataclass(frozen=True)
+class State:
+    name: str
+    machine: str
+    label: Text = Text()
+    initial: bool = False
+    final: bool = False
+    span: Span = NOWHERE
+
+
+@dataclass(frozen=True)
+class Assignment:
+    variable: str  # a variable of the transition's own machine
+    value: Expr
+    span: Span = NOWHERE
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Move ``machine`` from one of ``sources`` to ``target`` on ``event`` when ``guard``.
+
+    ``target`` is None for a transition that stays where it is (``to: ~``): effects run,
+    no state is left or entered.
+    """
+
+    id: str  # unique in the system: "machine.local_id"
+    machine: str
+    event: str
+    sources: tuple[str, ...]
+    target: str | None
+    guard: Expr | None
+    effects: tuple[Assignment, ...]
+    rules: tuple[str, ...]
+    label: Text = Text()
+    span: Span = NOWHERE
+
+    def target_from(self, source: str) -> str:
+        return source if self.target is None else self.target
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Refuse ``event`` with ``reason`` while ``machine`` is in one of ``sources`` and ``guard``.
+
+    Empty ``sources`` means in any state of the machine.
+    """
+
+    id: str
+    machine: str
+    event: str
+    sources: tuple[str, ...]
+    guard: Expr | None
+    reason: str
+    rules: tuple[str, ...]
+    label: Text = Text()
+    span: Span = NOWHERE
+
+
+@dataclass(frozen=True)
+class Invariant:
+    id: str
+    machine: str | None  # None for a system-wide invariant
+    expr: Expr
+    rules: tuple[str, ...]
+    label: Text = Text()
+    span: Span = NOWHERE
+
+
+@dataclass(frozen=True)
+class Machine:
+    name: str
+    label: Text
+    states: tuple[State, ...]
+    variables: tuple[Variable, ...]
+    transitions: tuple[Transition, ...]
+    rejections: tuple[Rejection, ...]
+    invariants: tuple[Invariant, ...]
+    file: str
+    span: Span = NOWHERE
+
+    @property
+    def initial(self) -> State:
+        return next(s for s in self.states if s.initial)
+
+    def state(self, name: str) -> State | None:
+        return next((s for s in self.states if s.name == name), None)
+
+    def variable(self, name: str) -> Variable | None:
+        return next((v for v in self.variables if v.name == name), None)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One numbered rule of the source policy."""
+
+    id: str
+    clause: str  # the source's own words
+    reading: str  # the English reading
+    section: str = ""
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """The interpretation a spec records for an open question, for a review meeting to settle."""
+
+    question: str
+    choice: Text
+    rules: tuple[str, ...]
+    span: Span = NOWHERE
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The source's rules and open questions, as cited by the specs."""
+
+    source: str
+    rules: tuple[Rule, ...]
+    questions: tuple[Question, ...]
+    file: str = ""
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    def question(self, question_id: str) -> Question | None:
+        return next((q for q in self.questions if q.id == question_id), None)
+
+
+@dataclass(frozen=True)
+class System:
+    """A composed spec: machines in priority order, and everything they share."""
+
+    name: str
+    label: Text
+    machines: tuple[Machine, ...]
+    events: tuple[Event, ...]
+    reasons: tuple[Reason, ...]
+    policies: tuple[Policy, ...]
+    enums: tuple[Type, ...]
+    invariants: tuple[Invariant, ...]
+    assumptions: tuple[Assumption, ...]
+    catalogue: Catalogue
+    otherwise: str
+    file: str
+    span: Span = NOWHERE
+    _index: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    # -- look-ups ----------------------------------------------------------------------------
+    def machine(self, name: str) -> Machine:
+        return self._lookup("machine", name, self.machines, lambda m: m.name)
+
+    def event(self, name: str) -> Event:
+        return self._lookup("event", name, self.events, lambda e: e.name)
+
+    def policy(self, name: str) -> Policy:
+        return self._lookup("policy", name, self.policies, lambda p: p.name)
+
+    def reason(self, code: str) -> Reason:
+        return self._lookup("reason", code, self.reasons, lambda r: r.code)
+
+    def _lookup(self, kind: str, name: str, items: tuple, key: Any) -> Any:
+        table = self._index.get(kind)
+        if table is None:
+            table = self._index[kind] = {key(item): item for item in items}
+        try:
+            return table[name]
+        except KeyError:
+            known = ", ".join(sorted(table)) or "none"
+            raise KeyError(f"no {kind} named {name!r} (known: {known})") from None
+
+    # -- derived views -----------------------------------------------------------------------
+    @property
+    def transitions(self) -> tuple[Transition, ...]:
+        return tuple(t for m in self.machines for t in m.transitions)
+
+    @property
+    def rejections(self) -> tuple[Rejection, ...]:
+        return tuple(r for m in self.machines for r in m.rejections)
+
+    @property
+    def all_invariants(self) -> tuple[Invariant, ...]:
+        return tuple(i for m in self.machines for i in m.invariants) + self.invariants
+
+    @property
+    def variables(self) -> tuple[Variable, ...]:
+        return tuple(v for m in self.machines for v in m.variables)
+
+    @property
+    def states_all(self) -> tuple[State, ...]:
+        return tuple(s for m in self.machines for s in m.states)
+
+    def citations(self) -> dict[str, list[Transition | Rejection | Invariant | Policy]]:
+        """Rule or question ID -> every element that cites it, in spec order."""
+        cited: dict[str, list[Any]] = {}
+        for element in (*self.transitions, *self.rejections, *self.all_invariants, *self.policies):
+            for rule_id in element.rules:
+                cited.setdefault(rule_id, []).append(element)
+        return cited

@@ -1,0 +1,563 @@
+"""Load a spec (a system file and its machine files) into the IR, or say exactly what is wrong.
+
+Three passes, each collecting every problem it finds before stopping:
+1. read each file safely (yamlsafe) and validate it against the JSON Schema shipped in
+   ``schema/authspec.schema.json``;
+2. build the IR: resolve names (states, events, variables, reasons, policies, enums),
+   parse and type-check every expression;
+3. (in checks.py, run by ``authspec validate``) the static checks over the whole system.
+
+Every error is a ``SpecError`` at ``file:line:column`` with a hint.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from . import expr as ex
+from .errors import ExprError, SpecError, SpecErrors
+from .ir import (
+    BOOL,
+    INT,
+    STR,
+    Assumption,
+    Assignment,
+    Catalogue,
+    Event,
+    Expr,
+    Invariant,
+    Machine,
+    Param,
+    Policy,
+    Question,
+    Reason,
+    Rejection,
+    Rule,
+    State,
+    System,
+    Text,
+    Transition,
+    Type,
+    Variable,
+)
+from .yamlsafe import Located, read_yaml
+
+SYSTEM_FILE = "system.yaml"
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The JSON Schema of spec files, as shipped in the package."""
+    text = resources.files("authspec.model").joinpath("schema/authspec.schema.json").read_text(
+        encoding="utf-8")
+    return json.loads(text)
+
+
+def schema_path() -> Path:
+    return Path(str(resources.files("authspec.model").joinpath("schema/authspec.schema.json")))
+
+
+def default_spec_dir() -> Path:
+    """The folder of the shipped specs (the embedded default)."""
+    return Path(str(resources.files("authspec.specs")))
+
+
+def load(path: str | Path | None = None) -> System:
+    """Load the system at ``path`` (a folder holding system.yaml, or a system file).
+
+    With no path, load the shipped specs. Raise ``SpecErrors`` listing every problem found.
+    """
+    system_file = _system_file(Path(path) if path is not None else default_spec_dir())
+    return _Builder(system_file).build()
+
+
+def _system_file(path: Path) -> Path:
+    if path.is_dir():
+        candidate = path / SYSTEM_FILE
+        if not candidate.exists():
+            raise SpecErrors([SpecError(
+                _nowhere(path), f"no {SYSTEM_FILE} in the folder",
+                f"name the system file itself, or add a {SYSTEM_FILE} with 'kind: system'")])
+        return candidate
+    if not path.exists():
+        raise SpecErrors([SpecError(_nowhere(path), "no such file or folder",
+                                    "give the folder of the specs or the system file")])
+    return path
+
+
+def _nowhere(path: Path) -> Any:
+    from .ir import Span
+    return Span(str(path), 0, 0)
+
+
+def _text(value: Any) -> Text:
+    if isinstance(value, dict):
+        return Text(en=str(value.get("en", "")), zh=str(value.get("zh", "")))
+    return Text()
+
+
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    return tuple(value) if isinstance(value, list) else (value,)
+
+
+def _suggest(name: str, known: Iterable[str]) -> str:
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=1)
+    listing = ", ".join(known) if len(known) <= 12 else ", ".join(known[:12]) + ", ..."
+    prefix = f"did you mean {close[0]!r}? " if close else ""
+    return f"{prefix}known: {listing or 'none'}"
+
+
+def schema_errors(doc: Located, expected_kind: str) -> list[SpecError]:
+    """Check one document against the JSON Schema; every error located and explained."""
+    data = doc.data
+    if not isinstance(data, dict):
+        return [SpecError(doc.span(()), "a spec file must be a mapping",
+                          "start with 'authspec: 1' and 'kind: ...'")]
+    if data.get("kind") != expected_kind:
+        found = data.get("kind")
+        return [SpecError(doc.span(("kind",)), f"expected kind: {expected_kind}, found "
+                          f"{'no kind' if found is None else repr(found)}",
+                          f"this file is listed as a {expected_kind} file; "
+                          f"set 'kind: {expected_kind}' or list it elsewhere")]
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = []
+    for error in validator.iter_errors(data):
+        errors.extend(_explain(doc, error))
+    return errors
+
+
+def _explain(doc: Located, error: jsonschema.ValidationError) -> list[SpecError]:
+    if error.validator in ("allOf", "oneOf", "anyOf") and error.context:
+        best = jsonschema.exceptions.best_match(error.context)
+        return _explain(doc, best)
+    path = tuple(error.absolute_path)
+    where = ".".join(str(p) for p in path) or "the top level"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        return [SpecError(doc.span((*path, key), key=True), f"unknown key {key!r} in {where}",
+                          _suggest(key, allowed)) for key in extra]
+    if error.validator == "required":
+        missing = error.message.split("'")[1]
+        return [SpecError(doc.span(path), f"{where} needs the key {missing!r}",
+                          f"add '{missing}: ...'")]
+    if error.validator == "pattern" and "[RQ]" in str(error.validator_value):
+        return [SpecError(doc.span(path), f"{error.instance!r} is not a rule or question ID",
+                          "cite IDs such as R5 or Q1 from the rules catalogue")]
+    if error.validator == "pattern":
+        return [SpecError(doc.span(path), f"{error.instance!r} is not a valid name",
+                          "names are lower case: letters, digits and '_', starting "
+                          "with a letter")]
+    if error.validator == "propertyNames":
+        return [SpecError(doc.span(path), f"invalid name in {where}: {error.message}",
+                          "names are lower case: letters, digits and '_'")]
+    return [SpecError(doc.span(path), f"{where}: {error.message}",
+                      "see the schema in model/schema/authspec.schema.json")]
+
+
+class _Builder:
+    """Builds a System from files, collecting errors as it goes."""
+
+    def __init__(self, system_file: Path):
+        self.system_file = system_file
+        self.base = system_file.parent
+        self.errors: list[SpecError] = []
+        self.docs: dict[str, Located] = {}
+
+    # -- helpers -----------------------------------------------------------------------------
+    def error(self, doc: Located, path: tuple, message: str, hint: str = "",
+              key: bool = False) -> None:
+        self.errors.append(SpecError(doc.span(path, key=key), message, hint))
+
+    def read(self, path: Path, kind: str) -> Located | None:
+        display = _display(path)
+        try:
+            doc = read_yaml(path, display)
+        except SpecError as err:
+            self.errors.append(err)
+            return None
+        problems = schema_errors(doc, kind)
+        if problems:
+            self.errors.extend(problems)
+            return None
+        self.docs[display] = doc
+        return doc
+
+    def stop_if_errors(self) -> None:
+        if self.errors:
+            raise SpecErrors(self.errors)
+
+    # -- the whole system --------------------------------------------------------------------
+    def build(self) -> System:
+        sys_doc = self.read(self.system_file, "system")
+        self.stop_if_errors()
+        assert sys_doc is not None
+        data = sys_doc.data
+        catalogue = self.catalogue(sys_doc)
+        machine_docs = []
+        for index, name in enumerate(data["machines"]):
+            path = self.base / name
+            if not path.exists():
+                self.error(sys_doc, ("machines", index), f"machine file {name!r} not found",
+                           f"files beside the system file: {_listing(self.base)}")
+                continue
+            doc = self.read(path, "machine")
+            if doc is not None:
+                machine_docs.append((index, doc))
+        self.stop_if_errors()
+
+        enums = self.enums(sys_doc)
+        policies = self.policies(sys_doc)
+        reasons = tuple(Reason(code, _text(body.get("label")), sys_doc.span(("reasons", code),
+                                                                            key=True))
+                        for code, body in data["reasons"].items())
+        self.types = {"bool": BOOL, "int": INT, "str": STR, **{e.name: e for e in enums}}
+        self.policy_map = {p.name: p for p in policies}
+        self.reason_codes = {r.code for r in reasons}
+        events = self.events(sys_doc)
+        self.event_map = {e.name: e for e in events}
+
+        # Names every expression may see: states and variables of all machines.
+        shells = []
+        seen_names: dict[str, Located] = {}
+        for index, doc in machine_docs:
+            name = doc.data["name"]
+            if name in seen_names:
+                self.error(doc, ("name",), f"two machines are named {name!r} "
+                           f"(the other is {seen_names[name].file})", "rename one")
+                continue
+            seen_names[name] = doc
+            shells.append((doc, self.states(doc), self.variables(doc)))
+        self.stop_if_errors()
+        self.all_states = {doc.data["name"]: tuple(s.name for s in states)
+                           for doc, states, _ in shells}
+        self.all_vars = {doc.data["name"]: {v.name: v.type for v in variables}
+                         for doc, _, variables in shells}
+        self.check_shadowing(shells)
+
+        machines = tuple(self.machine(doc, states, variables) for doc, states, variables in shells)
+        invariants = tuple(self.invariants(sys_doc, ("invariants",), None))
+        otherwise = data["otherwise"]
+        if otherwise not in self.reason_codes:
+            self.error(sys_doc, ("otherwise",), f"unknown reason {otherwise!r}",
+                       _suggest(otherwise, self.reason_codes))
+        assumptions = tuple(
+            Assumption(qid, _text(body["choice"]), tuple(body["rules"]),
+                       sys_doc.span(("assumptions", qid), key=True))
+            for qid, body in (data.get("assumptions") or {}).items())
+        self.stop_if_errors()
+        return System(
+            name=data["name"], label=_text(data.get("label")), machines=machines,
+            events=events, reasons=reasons, policies=policies, enums=enums,
+            invariants=invariants, assumptions=assumptions, catalogue=catalogue,
+            otherwise=otherwise, file=sys_doc.file, span=sys_doc.span(()))
+
+    def catalogue(self, sys_doc: Located) -> Catalogue:
+        path = self.base / sys_doc.data["rules"]
+        if not path.exists():
+            self.error(sys_doc, ("rules",), f"rules catalogue {sys_doc.data['rules']!r} "
+                       "not found", f"files beside the system file: {_listing(self.base)}")
+            self.stop_if_errors()
+        doc = self.read(path, "rules")
+        self.stop_if_errors()
+        assert doc is not None
+        data = doc.data
+        rules = tuple(Rule(r["id"], r["clause"], r["reading"], r.get("section", ""))
+                      for r in data["rules"])
+        questions = tuple(Question(q["id"], q["question"]) for q in data["questions"])
+        for kind, items in (("rules", rules), ("questions", questions)):
+            seen: set[str] = set()
+            for index, item in enumerate(items):
+                if item.id in seen:
+                    self.error(doc, (kind, index, "id"), f"{item.id} is listed twice",
+                               "give each rule and question its own ID")
+                seen.add(item.id)
+        return Catalogue(data.get("source", ""), rules, questions, doc.file)
+
+    def enums(self, doc: Located) -> tuple[Type, ...]:
+        result = []
+        for name, body in (doc.data.get("enums") or {}).items():
+            if name in ("bool", "int", "str"):
+                self.error(doc, ("enums", name), f"{name!r} is a built-in type",
+                           "give the enum another name", key=True)
+            result.append(Type("enum", name, tuple(body["values"])))
+        return tuple(result)
+
+    def policies(self, doc: Located) -> tuple[Policy, ...]:
+        result = []
+        for name, body in (doc.data.get("policies") or {}).items():
+            low, high = body["length"]
+            if low > high:
+                self.error(doc, ("policies", name, "length"), f"length [{low}, {high}]: the "
+                           "minimum is above the maximum", "write [minimum, maximum]")
+            alphabet = tuple(body["alphabet"])
+            require = tuple(body.get("require", ()))
+            for index, cls in enumerate(require):
+                allowed = cls in alphabet or (cls in ("lower", "upper") and "letter" in alphabet)
+                if not allowed:
+                    self.error(doc, ("policies", name, "require", index), f"{name} requires "
+                               f"{cls!r} characters but its alphabet does not allow them",
+                               f"add {cls!r} to alphabet, or drop it from require")
+            if len(require) > high:
+                self.error(doc, ("policies", name, "require"), f"{name} requires more "
+                           "character classes than its maximum length", "raise the maximum")
+            result.append(Policy(
+                name, low, high, alphabet, require, body.get("case_sensitive", True),
+                _text(body.get("label")), tuple(body.get("rules", ())),
+                doc.span(("policies", name), key=True)))
+        return tuple(result)
+
+    def resolve_type(self, doc: Located, path: tuple, body: dict[str, Any]) -> Type | None:
+        name = body["type"]
+        base = self.types.get(name)
+        if base is None:
+            self.error(doc, (*path, "type"), f"unknown type {name!r}",
+                       _suggest(name, self.types))
+            return None
+        has_bounds = "min" in body or "max" in body
+        if base.kind != "int":
+            if has_bounds:
+                self.error(doc, (*path, "min" if "min" in body else "max"),
+                           f"min and max apply to int, not {name}", "remove them")
+            return base
+        if "min" not in body or "max" not in body:
+            self.error(doc, (*path, "type"), "an int needs both min and max",
+                       "bounds keep the state space finite; add e.g. min: 0 and max: 1000")
+            return None
+        if body["min"] > body["max"]:
+            self.error(doc, (*path, "min"), f"min {body['min']} is above max {body['max']}",
+                       "swap them")
+            return None
+        return Type("int", "int", min=body["min"], max=body["max"])
+
+    def events(self, doc: Located) -> tuple[Event, ...]:
+        result = []
+        for name, body in doc.data["events"].items():
+            body = body or {}
+            params = []
+            for pname, pbody in (body.get("params") or {}).items():
+                path = ("events", name, "params", pname)
+                typ = self.resolve_type(doc, path, pbody)
+                for index, policy in enumerate(pbody.get("policies", ())):
+                    if policy not in self.policy_map:
+                        self.error(doc, (*path, "policies", index), f"unknown policy {policy!r}",
+                                   _suggest(policy, self.policy_map))
+                if pbody.get("policies") and typ is not None and typ.kind != "str":
+                    self.error(doc, (*path, "policies"), "policies apply to str parameters",
+                               "remove them, or make the parameter a str")
+                if pname == "state":
+                    self.error(doc, path, "'state' is reserved", "rename the parameter",
+                               key=True)
+                params.append(Param(pname, typ or STR, _text(pbody.get("label")),
+                                    pbody.get("unit", ""), bool(pbody.get("secret", False)),
+                                    tuple(pbody.get("policies", ())), doc.span(path, key=True)))
+            result.append(Event(name, tuple(params), _text(body.get("label")),
+                                body.get("extension", ""), doc.span(("events", name), key=True)))
+        return tuple(result)
+
+    # -- one machine -------------------------------------------------------------------------
+    def states(self, doc: Located) -> tuple[State, ...]:
+        name = doc.data["name"]
+        states = tuple(
+            State(sname, name, _text((body or {}).get("label")), bool((body or {}).get("initial")),
+                  bool((body or {}).get("final")), doc.span(("states", sname), key=True))
+            for sname, body in doc.data["states"].items())
+        initial = [s for s in states if s.initial]
+        if len(initial) != 1:
+            where = ("states", initial[1].name) if len(initial) > 1 else ("states",)
+            self.error(doc, where, f"machine {name!r} has {len(initial)} initial states",
+                       "mark exactly one state with 'initial: true'")
+        return states
+
+    def variables(self, doc: Located) -> tuple[Variable, ...]:
+        machine = doc.data["name"]
+        result = []
+        for vname, body in (doc.data.get("variables") or {}).items():
+            path = ("variables", vname)
+            if vname == "state":
+                self.error(doc, path, "'state' is reserved for the machine's state",
+                           "rename the variable", key=True)
+            typ = self.resolve_type(doc, path, body)
+            if typ is None:
+                continue
+            initial = body["initial"]
+            if not typ.contains(initial):
+                self.error(doc, (*path, "initial"), f"initial value {initial!r} is not a "
+                           f"{typ.describe()}", "give a value of the declared type")
+            result.append(Variable(machine, vname, typ, initial, _text(body.get("label")),
+                                   body.get("unit", ""), bool(body.get("secret", False)),
+                                   doc.span(path, key=True)))
+        return tuple(result)
+
+    def check_shadowing(self, shells: list) -> None:
+        """A parameter must not hide a variable of a machine that reacts to its event."""
+        for doc, _, variables in shells:
+            names = {v.name for v in variables}
+            events = set()
+            for section in ("transitions", "rejects"):
+                for item in doc.data.get(section) or []:
+                    events.update(_as_tuple(item["event"]))
+            for event_name in sorted(events & set(self.event_map)):
+                for param in self.event_map[event_name].params:
+                    if param.name in names:
+                        self.error(doc, ("variables", param.name), f"variable {param.name!r} "
+                                   f"has the name of a parameter of event {event_name!r}",
+                                   "rename the variable or the parameter: in expressions "
+                                   "the parameter would hide it", key=True)
+
+    def machine(self, doc: Located, states: tuple[State, ...],
+                variables: tuple[Variable, ...]) -> Machine:
+        name = doc.data["name"]
+        self.current_doc = doc
+        self.local_ids: dict[str, tuple] = {}
+        transitions: list[Transition] = []
+        for index, item in enumerate(doc.data.get("transitions") or []):
+            transitions.extend(self.transition(doc, name, index, item, variables))
+        rejections: list[Rejection] = []
+        for index, item in enumerate(doc.data.get("rejects") or []):
+            rejections.extend(self.rejection(doc, name, index, item))
+        invariants = tuple(self.invariants(doc, ("invariants",), name))
+        return Machine(name, _text(doc.data.get("label")), states, variables, tuple(transitions),
+                       tuple(rejections), invariants, doc.file, doc.span(()))
+
+    def element_id(self, doc: Located, machine: str, path: tuple, item: dict, event: str,
+                   default: str, many: bool) -> str:
+        local = item.get("id", default)
+        if many:
+            local = f"{local}.{event}" if "id" in item else local
+        full = f"{machine}.{local}"
+        if full in self.local_ids:
+            self.error(doc, (*path, "id") if "id" in item else path,
+                       f"two elements of {machine} have the id {local!r}",
+                       "give each transition and refusal its own 'id'")
+        self.local_ids[full] = path
+        return full
+
+    def source_states(self, doc: Located, path: tuple, item: dict, machine: str
+                      ) -> tuple[str, ...]:
+        sources = _as_tuple(item.get("from"))
+        for index, source in enumerate(sources):
+            if source not in self.all_states[machine]:
+                where = (*path, "from", index) if isinstance(item.get("from"), list) else (
+                    *path, "from")
+                self.error(doc, where, f"unknown state {source!r} of machine {machine}",
+                           _suggest(source, self.all_states[machine]))
+        return sources
+
+    def events_of(self, doc: Located, path: tuple, item: dict) -> list[str]:
+        names = list(_as_tuple(item["event"]))
+        good = []
+        for index, name in enumerate(names):
+            if name in self.event_map:
+                good.append(name)
+                continue
+            where = (*path, "event", index) if isinstance(item["event"], list) else (
+                *path, "event")
+            self.error(doc, where, f"unknown event {name!r}", _suggest(name, self.event_map)
+                       + "; events are declared in the system file")
+        return good
+
+    def transition(self, doc: Located, machine: str, index: int, item: dict,
+                   variables: tuple[Variable, ...]) -> list[Transition]:
+        path = ("transitions", index)
+        sources = self.source_states(doc, path, item, machine)
+        target = item.get("to")
+        if target is not None and target not in self.all_states[machine]:
+            self.error(doc, (*path, "to"), f"unknown state {target!r} of machine {machine}",
+                       _suggest(target, self.all_states[machine]))
+        events = self.events_of(doc, path, item)
+        result = []
+        for event in events:
+            tid = self.element_id(doc, machine, path, item, event, event, len(events) > 1)
+            guard = self.expression(doc, (*path, "when"), item.get("when"), machine, event, BOOL)
+            effects = []
+            for var_name, value in (item.get("do") or {}).items():
+                var = next((v for v in variables if v.name == var_name), None)
+                if var is None:
+                    hint = _suggest(var_name, [v.name for v in variables])
+                    self.error(doc, (*path, "do", var_name), f"{machine} has no variable "
+                               f"{var_name!r}", hint + "; a transition assigns only its own "
+                               "machine's variables", key=True)
+                    continue
+                value_expr = self.expression(doc, (*path, "do", var_name), value, machine, event,
+                                             var.type)
+                if value_expr is not None:
+                    effects.append(Assignment(var_name, value_expr,
+                                              doc.span((*path, "do", var_name), key=True)))
+            result.append(Transition(tid, machine, event, sources, target, guard, tuple(effects),
+                                     tuple(item["rules"]), _text(item.get("label")),
+                                     doc.span(path)))
+        return result
+
+    def rejection(self, doc: Located, machine: str, index: int, item: dict) -> list[Rejection]:
+        path = ("rejects", index)
+        sources = self.source_states(doc, path, item, machine)
+        reason = item["reason"]
+        if reason not in self.reason_codes:
+            self.error(doc, (*path, "reason"), f"unknown reason {reason!r}",
+                       _suggest(reason, self.reason_codes) + "; declare reasons in the "
+                       "system file's 'reasons'")
+        events = self.events_of(doc, path, item)
+        result = []
+        for event in events:
+            rid = self.element_id(doc, machine, path, item, event, f"reject_{event}_{index}",
+                                  len(events) > 1)
+            guard = self.expression(doc, (*path, "when"), item.get("when"), machine, event, BOOL)
+            result.append(Rejection(rid, machine, event, sources, guard, reason,
+                                    tuple(item["rules"]), _text(item.get("label")),
+                                    doc.span(path)))
+        return result
+
+    def invariants(self, doc: Located, path: tuple, machine: str | None) -> Iterable[Invariant]:
+        seen: set[str] = set()
+        for index, item in enumerate(doc.data.get("invariants") or []):
+            ipath = (*path, index)
+            iid = item["id"] if machine is None else f"{machine}.{item['id']}"
+            if iid in seen:
+                self.error(doc, (*ipath, "id"), f"invariant id {item['id']!r} is used twice",
+                           "give each invariant its own id")
+            seen.add(iid)
+            expression = self.expression(doc, (*ipath, "expr"), item["expr"], machine, None, BOOL)
+            if expression is not None:
+                yield Invariant(iid, machine, expression, tuple(item["rules"]),
+                                _text(item.get("label")), doc.span(ipath))
+
+    def expression(self, doc: Located, path: tuple, source: Any, machine: str | None,
+                   event: str | None, expected: Type) -> Expr | None:
+        if source is None:
+            return None
+        text = source if isinstance(source, str) else (
+            ("true" if source else "false") if isinstance(source, bool) else str(source))
+        params = ({p.name: p.type for p in self.event_map[event].params} if event else {})
+        scope = ex.Scope(params, machine, self.all_vars, self.all_states, self.policy_map, event)
+        try:
+            tree, typ = ex.check(ex.parse(text), scope, expected)
+        except ExprError as err:
+            context = f" (event {event})" if event else ""
+            self.errors.append(SpecError(doc.expr_span(path, err.offset),
+                                         f"{err.message}{context}", err.hint))
+            return None
+        return Expr(text, tree, typ, doc.span(path))
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _listing(folder: Path) -> str:
+    names = sorted(p.name for p in folder.glob("*.yaml"))
+    return ", ".join(names) or "none"

@@ -1,0 +1,85 @@
+"""The traceability matrix: each rule with what enforces it, each open question with its answer.
+
+Derived from the IR alone, for ``authspec trace``, the review report and CI gates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .ir import Assumption, Invariant, Policy, Question, Rejection, Rule, System, Transition
+
+Element = Transition | Rejection | Invariant | Policy
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    rule: Rule
+    transitions: tuple[Transition, ...]
+    rejections: tuple[Rejection, ...]
+    invariants: tuple[Invariant, ...]
+    policies: tuple[Policy, ...]
+
+    @property
+    def covered(self) -> bool:
+        return bool(self.transitions or self.rejections or self.invariants or self.policies)
+
+
+@dataclass(frozen=True)
+class QuestionRow:
+    question: Question
+    assumption: Assumption | None
+    citing: tuple[Element, ...]  # elements that cite the question, i.e. follow the assumption
+
+    @property
+    def answered(self) -> bool:
+        return self.assumption is not None
+
+
+@dataclass(frozen=True)
+class Matrix:
+    rules: tuple[RuleRow, ...]
+    questions: tuple[QuestionRow, ...]
+
+    @property
+    def uncovered(self) -> tuple[str, ...]:
+        return tuple(r.rule.id for r in self.rules if not r.covered)
+
+    @property
+    def unanswered(self) -> tuple[str, ...]:
+        return tuple(q.question.id for q in self.questions if not q.answered)
+
+    def as_json(self) -> dict:
+        return {
+            "rules": [{
+                "id": row.rule.id, "clause": row.rule.clause, "reading": row.rule.reading,
+                "covered": row.covered,
+                "transitions": [t.id for t in row.transitions],
+                "rejections": [{"id": r.id, "reason": r.reason} for r in row.rejections],
+                "invariants": [i.id for i in row.invariants],
+                "policies": [p.name for p in row.policies],
+            } for row in self.rules],
+            "questions": [{
+                "id": row.question.id, "question": row.question.text,
+                "answered": row.answered,
+                "assumption": ({"en": row.assumption.choice.en, "zh": row.assumption.choice.zh,
+                                "rules": list(row.assumption.rules)}
+                               if row.assumption else None),
+                "citing": [getattr(e, "id", None) or getattr(e, "name", "") for e in row.citing],
+            } for row in self.questions],
+        }
+
+
+def matrix(system: System) -> Matrix:
+    cited = system.citations()
+
+    def of(rule_id: str, kind: type) -> tuple:
+        return tuple(e for e in cited.get(rule_id, ()) if isinstance(e, kind))
+
+    rules = tuple(RuleRow(rule, of(rule.id, Transition), of(rule.id, Rejection),
+                          of(rule.id, Invariant), of(rule.id, Policy))
+                  for rule in system.catalogue.rules)
+    answers = {a.question: a for a in system.assumptions}
+    questions = tuple(QuestionRow(q, answers.get(q.id), tuple(cited.get(q.id, ())))
+                      for q in system.catalogue.questions)
+    return Matrix(rules, questions)

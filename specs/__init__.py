@@ -1,0 +1,1 @@
+"""The shipped specs of ICBC personal online banking (YAML data, loaded by authspec.model)."""
