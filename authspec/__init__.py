@@ -1,3 +1,3 @@
-"""authspec: executable state-machine specs of written policy, and conformance tests against them."""
+"""authspec: executable state-machine specs of written policy, and conformance tests."""
 
 __version__ = "0.1.0"

@@ -85,15 +85,16 @@ def _citations(system: System) -> Iterator[Finding]:
         if rule.id not in cited:
             yield Finding("error", "uncited-rule",
                           f"rule {rule.id} is enforced by no transition, refusal, invariant "
-                          f"or policy: {rule.reading}", system.span,
-                          f"model {rule.id} and cite it in 'rules: [{rule.id}]'")
+                          f"or policy: {rule.reading}", rule.span,
+                          f"model {rule.id} in a machine file and cite it in "
+                          f"'rules: [{rule.id}]'")
     answered = {a.question for a in system.assumptions}
     for question in catalogue.questions:
         if question.id not in answered:
             yield Finding("error", "unanswered-question",
                           f"open question {question.id} has no recorded assumption: "
-                          f"{question.text}", system.span,
-                          f"add 'assumptions: {question.id}: choice: ...' to the system file")
+                          f"{question.text}", question.span,
+                          f"add 'assumptions: {question.id}: choice: ...' to {system.file}")
     for assumption in system.assumptions:
         if assumption.question not in question_ids:
             yield Finding("error", "unknown-question",

@@ -72,7 +72,7 @@ def simulate(trace: Annotated[Path, typer.Argument(help="Trace file (YAML or JSO
         for error in err.errors:
             out.print(error.format(), markup=False)
         raise typer.Exit(2) from None
-    except Exception as err:  # noqa: BLE001 - read errors are reported with their location
+    except Exception as err:
         out.print(str(err), markup=False)
         raise typer.Exit(2) from None
     results = run_trace(system, steps)
@@ -95,7 +95,7 @@ def simulate(trace: Annotated[Path, typer.Argument(help="Trace file (YAML or JSO
         shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
         mark = "" if result.as_expected else f"   <-- expected {result.step.expect}"
         out.print(f"{result.number:>3}. {event.name}({shown})", markup=False)
-        by = ", ".join(outcome.transitions) or outcome.rejection or f"otherwise"
+        by = ", ".join(outcome.transitions) or outcome.rejection or "otherwise"
         out.print(f"     -> {outcome}  by {by}  rules {', '.join(outcome.rules) or '-'}{mark}",
                   markup=False)
     if not as_json:

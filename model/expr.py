@@ -234,7 +234,7 @@ class _Parser:
             node = Binary(token.offset, "not in", left, self.sum())
         else:
             return left
-        if self.tok.kind == "op" and self.tok.text in _COMPARE or self.at("in"):
+        if (self.tok.kind == "op" and self.tok.text in _COMPARE) or self.at("in"):
             raise ExprError("comparisons do not chain", self.tok.offset,
                             "write 'a < b and b < c'")
         return node
@@ -455,8 +455,8 @@ class _Checker:
         if op in ("==", "!="):
             left, lt = self.visit(node.left)
             right, rt = self.visit(node.right)
-            self._comparable(lt, rt, node.right.offset)
-            self._comparable(rt, lt, node.left.offset)
+            self._comparable(rt, lt, node.right.offset)
+            self._comparable(lt, rt, node.left.offset)
             return Binary(node.offset, op, left, right), BOOL
         # in / not in
         left, lt = self.visit(node.left)
@@ -721,5 +721,5 @@ _PRECEDENCE = {"implies": 0, "or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 
 
 
 def _weaker(child_op: str, parent_op: str) -> bool:
-    return _PRECEDENCE[child_op] <= _PRECEDENCE[parent_op] and child_op != parent_op or (
+    return (_PRECEDENCE[child_op] <= _PRECEDENCE[parent_op] and child_op != parent_op) or (
         _PRECEDENCE[child_op] < _PRECEDENCE[parent_op])

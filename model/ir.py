@@ -271,12 +271,14 @@ class Rule:
     clause: str  # the source's own words
     reading: str  # the English reading
     section: str = ""
+    span: Span = NOWHERE
 
 
 @dataclass(frozen=True)
 class Question:
     id: str
     text: str
+    span: Span = NOWHERE
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ from .ir import (
     BOOL,
     INT,
     STR,
-    Assumption,
     Assignment,
+    Assumption,
     Catalogue,
     Event,
     Expr,
@@ -231,7 +231,7 @@ class _Builder:
         # Names every expression may see: states and variables of all machines.
         shells = []
         seen_names: dict[str, Located] = {}
-        for index, doc in machine_docs:
+        for _, doc in machine_docs:
             name = doc.data["name"]
             if name in seen_names:
                 self.error(doc, ("name",), f"two machines are named {name!r} "
@@ -273,9 +273,11 @@ class _Builder:
         self.stop_if_errors()
         assert doc is not None
         data = doc.data
-        rules = tuple(Rule(r["id"], r["clause"], r["reading"], r.get("section", ""))
-                      for r in data["rules"])
-        questions = tuple(Question(q["id"], q["question"]) for q in data["questions"])
+        rules = tuple(Rule(r["id"], r["clause"], r["reading"], r.get("section", ""),
+                           doc.span(("rules", i)))
+                      for i, r in enumerate(data["rules"]))
+        questions = tuple(Question(q["id"], q["question"], doc.span(("questions", i)))
+                          for i, q in enumerate(data["questions"]))
         for kind, items in (("rules", rules), ("questions", questions)):
             seen: set[str] = set()
             for index, item in enumerate(items):
@@ -393,8 +395,8 @@ class _Builder:
                 continue
             initial = body["initial"]
             if not typ.contains(initial):
-                self.error(doc, (*path, "initial"), f"initial value {initial!r} is not a "
-                           f"{typ.describe()}", "give a value of the declared type")
+                self.error(doc, (*path, "initial"), f"initial value {initial!r} does not fit "
+                           f"the type {typ.describe()}", "give a value of the declared type")
             result.append(Variable(machine, vname, typ, initial, _text(body.get("label")),
                                    body.get("unit", ""), bool(body.get("secret", False)),
                                    doc.span(path, key=True)))

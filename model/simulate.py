@@ -94,8 +94,9 @@ def _step(doc: Located, path: tuple, item: Any, defaults: Mapping[str, Any], sys
                                 f"events: {', '.join(events)}"))
         return None
     event = events[name]
-    params = {**(defaults.get(name) or {}), **(item.get("params") or {})}
+    merged = {**(defaults.get(name) or {}), **(item.get("params") or {})}
     declared = {p.name: p for p in event.params}
+    params = {**{k: merged[k] for k in declared if k in merged}, **merged}
     for key in params:
         if key not in declared:
             errors.append(SpecError(doc.span((*path, "params", key), key=True),

@@ -41,7 +41,7 @@ class Located:
     keys: dict[Path_, yaml.Node] = field(default_factory=dict)
 
     def span(self, path: Path_, key: bool = False) -> Span:
-        """Where the value (or, with ``key``, the key) at ``path`` starts; else its nearest parent."""
+        """Where the value (with ``key``: the key) at ``path`` starts, else its nearest parent."""
         table = self.keys if key else self.values
         probe = tuple(path)
         while probe:

@@ -1,0 +1,83 @@
+"""The validate, simulate and trace commands, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def authspec(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "authspec", *args], capture_output=True,
+                          text=True, timeout=180, cwd=ROOT)
+
+
+def test_validate_shipped_specs_is_clean() -> None:
+    result = authspec("validate", "specs")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 error(s)" in result.stdout
+    assert "7 machines" in result.stdout
+
+
+def test_validate_default_is_the_shipped_specs() -> None:
+    result = authspec("validate")
+    assert result.returncode == 0 and "7 machines" in result.stdout
+
+
+def test_trace_lists_all_rules_and_questions_as_covered() -> None:
+    result = authspec("trace", "specs", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    table = json.loads(result.stdout)
+    assert [r["id"] for r in table["rules"]] == [f"R{i}" for i in range(1, 23)]
+    assert all(r["covered"] for r in table["rules"])
+    assert [q["id"] for q in table["questions"]] == [f"Q{i}" for i in range(1, 13)]
+    assert all(q["answered"] and q["assumption"]["zh"] for q in table["questions"])
+    text = authspec("trace", "specs")
+    assert "rules covered: 22/22; questions answered: 12/12" in text.stdout
+
+
+def test_trace_fails_on_uncovered_rule() -> None:
+    result = authspec("trace", "tests/broken_specs/uncited_rule")
+    assert result.returncode == 1
+    assert "NOT COVERED" in result.stdout
+
+
+def test_simulate_masks_secrets_and_reports_rules() -> None:
+    result = authspec("simulate", "examples/quota_boundary.yaml")
+    assert result.returncode == 0, result.stdout
+    assert "246810" not in result.stdout and "<secret:6>" in result.stdout
+    assert re.search(r"rejected\(quota_exceeded\)\s+by static_password.pay_beyond_quota\s+"
+                     r"rules R5, Q1", result.stdout)
+    assert "10 steps, 0 not as expected" in result.stdout
+    clear = authspec("simulate", "examples/quota_boundary.yaml", "--show-secrets")
+    assert "'246810'" in clear.stdout
+
+
+def test_simulate_reports_unexpected_outcomes(tmp_path: Path) -> None:
+    trace = tmp_path / "t.yaml"
+    trace.write_text("- {event: logout, expect: accepted}\n")
+    result = authspec("simulate", str(trace))
+    assert result.returncode == 1
+    assert "expected accepted" in result.stdout and "rejected(not_registered)" in result.stdout
+
+
+def test_simulate_locates_trace_errors(tmp_path: Path) -> None:
+    trace = tmp_path / "t.yaml"
+    trace.write_text("steps:\n  - event: login\n    params: {pasword: x}\n  - event: fly\n")
+    result = authspec("simulate", str(trace))
+    assert result.returncode == 2
+    assert re.search(r"t\.yaml:3:14: error: event login has no parameter 'pasword'",
+                     result.stdout), result.stdout
+    assert re.search(r"t\.yaml:4:12: error: unknown event 'fly'", result.stdout)
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_simulate_json_lines() -> None:
+    result = authspec("simulate", "examples/ukey.yaml", "--json")
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 14 and all(line["as_expected"] for line in lines)
+    assert lines[-1]["accepted"] and "R12" in lines[-1]["rules"]
