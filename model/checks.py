@@ -8,7 +8,10 @@ Guard checks, decided with the Z3 SMT solver over the declared domains (int boun
 values, the states of every machine); ``matches(x, policy)`` is an uninterpreted predicate:
 - ``nondeterminism``: two transitions of one event from one state whose guards can both hold;
 - ``effect-out-of-range``: an effect that can push an int variable outside its bounds;
-- ``dead-transition`` (warning): a guard that can never hold.
+- ``dead-transition`` (warning): a guard that can never hold;
+- ``shadowed-refusal`` (warning): a refusal that never decides, because refusals before it in
+  priority order always apply first (or its own guard can never hold);
+- ``unreachable-transition`` (warning): a transition the event's refusals always pre-empt.
 
 Traceability checks against the rules catalogue:
 - ``unknown-citation``: a cited rule or question ID the catalogue does not have;
@@ -33,7 +36,7 @@ import z3
 
 from . import expr as ex
 from .errors import SpecError
-from .ir import Expr, Machine, Span, System, Transition, Type
+from .ir import Expr, Machine, Rejection, Span, System, Transition, Type
 
 SOLVER_TIMEOUT_MS = 5000
 
@@ -56,7 +59,7 @@ class Finding:
 def check_system(system: System) -> list[Finding]:
     """Run every static check; findings sorted by place."""
     findings: list[Finding] = []
-    for check in (_citations, _graph, _guards, _initial_invariants, _unused):
+    for check in (_citations, _graph, _guards, _priorities, _initial_invariants, _unused):
         findings.extend(check(system))
     return sorted(findings, key=lambda f: (f.span, f.code))
 
@@ -260,6 +263,42 @@ def _witness(model: Any, encoder: _Encoder) -> str:
         value = model.eval(sym, model_completion=True)
         shown.append(f"{key.removeprefix('param.')}={value}")
     return ", ".join(shown)
+
+
+def _applies(encoder: _Encoder, system: System, rejection: Rejection) -> Any:
+    machine = system.machine(rejection.machine)
+    where = (z3.Or([_in_state(encoder, machine, s) for s in rejection.sources])
+             if rejection.sources else z3.BoolVal(True))
+    return z3.And(where, encoder.guard(rejection.guard))
+
+
+def _priorities(system: System) -> Iterator[Finding]:
+    """Refusals that never decide, and transitions that refusals always pre-empt."""
+    for event in system.events:
+        refusals = [r for r in system.rejections if r.event == event.name]
+        for index, rejection in enumerate(refusals):
+            encoder = _Encoder(system, event.name)
+            earlier = [z3.Not(_applies(encoder, system, r)) for r in refusals[:index]]
+            verdict, _ = _solve([_applies(encoder, system, rejection), *earlier,
+                                 *encoder.domain])
+            if verdict == "unsat":
+                yield Finding("warning", "shadowed-refusal",
+                              f"refusal {rejection.id} ({rejection.reason}) never decides: "
+                              "refusals before it always apply first, or its guard never "
+                              "holds", rejection.span,
+                              "remove it, or narrow the refusals listed before it")
+        for transition in (t for t in system.transitions if t.event == event.name):
+            encoder = _Encoder(system, event.name)
+            machine = system.machine(transition.machine)
+            in_source = z3.Or([_in_state(encoder, machine, s) for s in transition.sources])
+            none_applies = [z3.Not(_applies(encoder, system, r)) for r in refusals]
+            verdict, _ = _solve([in_source, encoder.guard(transition.guard), *none_applies,
+                                 *encoder.domain])
+            if verdict == "unsat":
+                yield Finding("warning", "unreachable-transition",
+                              f"transition {transition.id} is never taken: a refusal of "
+                              f"{event.name} always applies when its guard holds",
+                              transition.span, "narrow the refusals or fix the guard")
 
 
 def _guards(system: System) -> Iterator[Finding]:

@@ -90,10 +90,13 @@ def simulate(trace: Annotated[Path, typer.Argument(help="Trace file (YAML or JSO
                 "transitions": list(outcome.transitions), "rejection": outcome.rejection,
                 "rules": list(outcome.rules), "expected": result.step.expect,
                 "as_expected": result.as_expected, "configuration": dict(result.configuration),
+                "broken_invariants": list(result.broken_invariants),
             }, ensure_ascii=False))
             continue
         shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
         mark = "" if result.as_expected else f"   <-- expected {result.step.expect}"
+        if result.broken_invariants:
+            mark = f"   <-- invariant broken: {'; '.join(result.broken_invariants)}"
         out.print(f"{result.number:>3}. {event.name}({shown})", markup=False)
         by = ", ".join(outcome.transitions) or outcome.rejection or "otherwise"
         out.print(f"     -> {outcome}  by {by}  rules {', '.join(outcome.rules) or '-'}{mark}",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from authspec.model import SpecErrors, load
-from authspec.model.checks import check_system, errors
+from authspec.model.checks import check_system
 
 BROKEN = Path(__file__).parent / "broken_specs"
 
@@ -22,6 +22,8 @@ EXPECTED = {
     "assign_other_machine": ("door.yaml", 18, 42, "door has no variable 'missing_var'"),
     "bad_yaml": ("system.yaml", 25, 11, "invalid YAML"),
     "dead_end_state": ("door.yaml", 11, 3, "[dead-end-state]"),
+    "duplicate_id": ("door.yaml", 20, 10, "two elements of door have the id 'open'"),
+    "duplicate_machine": ("door2.yaml", 4, 7, "two machines are named 'door'"),
     "duplicate_key": ("door.yaml", 11, 3, "duplicate key 'closed' (first at line 9)"),
     "effect_out_of_range": ("door.yaml", 18, 10, "[effect-out-of-range]"),
     "enum_typo": ("door.yaml", 17, 46, "'closd' is not a value of state of door"),
@@ -33,6 +35,8 @@ EXPECTED = {
     "nondeterminism": ("door.yaml", 21, 5, "[nondeterminism]"),
     "python_eval_attempt": ("door.yaml", 17, 11, "unknown function '__import__'"),
     "python_tag": ("door.yaml", 6, 17, "is not allowed"),
+    "shadowed_refusal": ("door.yaml", 24, 5, "warning: refusal door.twice_wrong (wrong_code) "
+                         "never decides"),
     "tab_indent": ("door.yaml", 9, 1, "found character '\\t'"),
     "type_error": ("door.yaml", 17, 26, "expected int, but this is str literal"),
     "unanswered_question": ("../../specs/door/rules.yaml", 11, 5, "[unanswered-question]"),
@@ -54,9 +58,9 @@ def test_every_broken_spec_has_an_expectation() -> None:
 
 
 def _messages(case: Path) -> list[tuple[Path, int, int, str, str]]:
-    """(file, line, column, message, hint) of each error, from loading and checking."""
+    """(file, line, column, message, hint) of each finding, from loading and checking."""
     try:
-        findings = [f.as_error() for f in errors(check_system(load(case)))]
+        findings = [f.as_error() for f in check_system(load(case))]
     except SpecErrors as err:
         findings = err.errors
     return [(Path(e.span.file).resolve(), e.span.line, e.span.column, e.format(), e.hint)
@@ -82,3 +86,13 @@ def test_validate_command_exits_non_zero_with_location(case: str) -> None:
     assert result.returncode == 1
     assert re.search(r"\.yaml:\d+:\d+: error: ", result.stdout), result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_warnings_fail_validate_only_when_strict() -> None:
+    case = str(BROKEN / "shadowed_refusal")
+    lenient = subprocess.run([sys.executable, "-m", "authspec", "validate", case],
+                             capture_output=True, text=True, timeout=120)
+    strict = subprocess.run([sys.executable, "-m", "authspec", "validate", case, "--strict"],
+                            capture_output=True, text=True, timeout=120)
+    assert lenient.returncode == 0 and "[shadowed-refusal]" in lenient.stdout
+    assert strict.returncode == 1

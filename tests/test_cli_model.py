@@ -81,3 +81,19 @@ def test_simulate_json_lines() -> None:
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 14 and all(line["as_expected"] for line in lines)
     assert lines[-1]["accepted"] and "R12" in lines[-1]["rules"]
+
+
+def test_simulate_reports_a_broken_invariant_at_its_step(tmp_path: Path) -> None:
+    import shutil
+    spec = tmp_path / "door"
+    shutil.copytree(ROOT / "tests" / "specs" / "door", spec)
+    door = spec / "door.yaml"
+    door.write_text(door.read_text().replace("expr: opened_times <= 3", "expr: opened_times <= 1"))
+    trace = tmp_path / "t.yaml"
+    trace.write_text("- {event: open, params: {code: '1234'}}\n- close\n"
+                     "- {event: open, params: {code: '1234'}}\n")
+    result = authspec("simulate", str(trace), "--specs", str(spec))
+    assert result.returncode == 1
+    third = result.stdout.split("  3. ")[1]
+    assert "invariant broken: door.at_most_three (opened_times <= 1" in third
+    assert "1 not as expected" not in result.stdout.split("  3. ")[0]

@@ -99,6 +99,13 @@ cases = {
     ),
     "invariant_broken_initially": ("door", "expr: opened_times <= 3", "expr: opened_times >= 1"),
 }
+cases["duplicate_id"] = ("door", "  - {id: close, event: close,", "  - {id: open, event: close,")
+cases["shadowed_refusal"] = (
+    "door",
+    "  - {id: worn_out,",
+    "  - {id: twice_wrong, event: open, from: closed, when: \"code != secret_code and opened_times >= 0\", reason: wrong_code, rules: [R1]}\n  - {id: worn_out,",
+)
+cases["duplicate_machine"] = ("system", "machines: [door.yaml]", "machines: [door.yaml, door2.yaml]")
 for name, change in cases.items():
     d = out / name
     if d.exists():
@@ -111,6 +118,8 @@ for name, change in cases.items():
         texts[which] = texts[which].replace(old, new, 1)
     (d / "system.yaml").write_text(texts["system"])
     (d / "door.yaml").write_text(texts["door"])
+    if name == "duplicate_machine":
+        (d / "door2.yaml").write_text(door0)
 alias = out / "alias_bomb"
 if alias.exists():
     shutil.rmtree(alias)
