@@ -120,7 +120,8 @@ def read_yaml(path: Path, display: str | None = None) -> Located:
         raise SpecError(where, f"invalid YAML: {problem}", hint) from None
     except yaml.YAMLError as err:
         loader.dispose()
-        raise SpecError(Span(file, 1, 1), f"invalid YAML: {err}", "") from None
+        raise SpecError(Span(file, 1, 1), f"invalid YAML: {err}",
+                        "check the YAML syntax of the file") from None
     except SpecError:
         loader.dispose()
         raise
