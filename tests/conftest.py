@@ -6,9 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
 from authspec.model import Executable, load
 from authspec.model.ir import System
-from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from authspec.model import SpecErrors, load
 from authspec.model.checks import check_system
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from authspec.model.ir import System
 from authspec.model.simulate import read_trace, run_trace
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from authspec.model import expr as ex
 from authspec.model.errors import ExprError
 from authspec.model.ir import BOOL, INT, STR, Policy, Type
-from hypothesis import given
-from hypothesis import strategies as st
 
 BRAND = Type("enum", "brand", ("brand_a", "brand_b"))
 POLICY = Policy("pin", 4, 6, ("digit", "letter"), ("digit",))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from authspec.model import Executable, Outcome
 from authspec.model.ir import System
 

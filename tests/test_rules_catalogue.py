@@ -9,6 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+
 from authspec.model.ir import System
 from authspec.model.loader import schema
 

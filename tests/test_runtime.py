@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from authspec.model import Executable, ModelError, load
-from authspec.model.ir import Event, System
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from authspec.model import Executable, ModelError, load
+from authspec.model.ir import Event, System
 
 DOOR = Path(__file__).parent / "specs" / "door"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from authspec.model import yamlsafe
 from authspec.model.errors import SpecError
 
