@@ -35,8 +35,8 @@ lint: install
 	$(BIN)/ruff check .
 
 diagrams: install
-	$(BIN)/authspec diagram specs -o diagrams/rendered --format svg
-	$(BIN)/authspec diagram specs -o diagrams/rendered --format mermaid
+	$(BIN)/authspec diagram specs -o diagrams/rendered --format all
+	$(BIN)/authspec diagram specs -o diagrams/rendered --format svg,mermaid --lang zh
 
 bench: install
 	$(BIN)/python benchmarks/bench_check.py

@@ -1,0 +1,194 @@
+"""Commands of this package for the ``authspec`` command line (see authspec/cli.py):
+``diagram``, ``report`` and ``diff``.
+
+Exit codes: 0 success; 1 the check found something (stale diagrams with ``--check``,
+differences with ``diff --exit-code``); 2 a usage error, an invalid spec, or Graphviz failed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from authspec.model import load
+from authspec.model.errors import AuthspecError
+
+SPECS_HELP = "Spec folder (default: the shipped specs)"
+FORMAT_HELP = "svg, png, dot or mermaid; several comma-separated; 'all' = dot,svg,mermaid"
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _load(specs: Path | None):
+    try:
+        return load(specs)
+    except AuthspecError as error:
+        raise _fail(str(error)) from error
+
+
+def _formats(value: str) -> list[str]:
+    from .render import FORMATS
+
+    wanted = [f.strip().lower() for f in value.split(",") if f.strip()]
+    if wanted == ["all"]:
+        wanted = ["dot", "svg", "mermaid"]
+    bad = [f for f in wanted if f not in FORMATS]
+    if bad or not wanted:
+        raise _fail(f"unknown format {', '.join(bad) or value!r}: choose from {FORMAT_HELP}")
+    return wanted
+
+
+def _size(path: Path) -> str:
+    return f"{path.stat().st_size:,} bytes"
+
+
+def diagram(
+    specs: Annotated[Path | None, typer.Argument(help=SPECS_HELP)] = None,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder")] = Path("diagrams-out"),
+    fmt: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "svg",
+    lang: Annotated[str, typer.Option("--lang", help="Label language: en or zh")] = "en",
+    hide_rejections: Annotated[bool, typer.Option("--hide-rejections",
+                                                  help="Leave the refusal notes out")] = False,
+    coverage: Annotated[Path | None, typer.Option(
+        "--coverage", help="coverage.json (or a run folder) to colour transitions by use")] = None,
+    trace: Annotated[Path | None, typer.Option(
+        "--trace", help="A failure JSON whose trace is drawn on the diagrams")] = None,
+    failure_index: Annotated[int, typer.Option("--failure", help="Which failure of the file "
+                                               "(1-based) when it holds several")] = 1,
+    check: Annotated[bool, typer.Option("--check", help="Write nothing: exit 1 when the files in "
+                                        "OUT are stale relative to SPECS")] = False,
+) -> None:
+    """Draw one diagram per machine and an overview of the composed system."""
+    from .dot import Options
+    from .overlay import load_coverage, load_failures
+    from .render import RenderError, write_diagrams
+    from .stale import stale_files
+
+    if lang not in ("en", "zh"):
+        raise _fail("--lang must be en or zh")
+    formats = _formats(fmt)
+    system = _load(specs)
+    options = Options(lang=lang, rejections=not hide_rejections)
+    try:
+        if coverage is not None:
+            options.coverage = load_coverage(coverage)
+        if trace is not None:
+            failures = load_failures(trace)
+            if not failures:
+                raise _fail(f"{trace}: no failure with steps found")
+            if not 1 <= failure_index <= len(failures):
+                raise _fail(f"--failure {failure_index}: the file holds {len(failures)}")
+            options.failure = failures[failure_index - 1]
+    except (OSError, ValueError) as error:
+        raise _fail(f"cannot read overlay: {error}") from error
+    if check:
+        stale = stale_files(system, out, formats, options)
+        for line in stale:
+            typer.echo(f"stale: {line}")
+        if stale:
+            typer.echo(f"{len(stale)} stale file(s) in {out}; refresh with: authspec diagram "
+                       f"{specs or ''} -o {out} --format {fmt} --lang {lang}".replace("  ", " "))
+            raise typer.Exit(1)
+        typer.echo(f"diagrams in {out} are fresh")
+        return
+    try:
+        for f in formats:
+            for path in write_diagrams(system, out, f, options):
+                typer.echo(f"wrote {path} ({_size(path)})")
+    except RenderError as error:
+        raise _fail(str(error)) from error
+
+
+def report(
+    specs: Annotated[Path | None, typer.Argument(help=SPECS_HELP)] = None,
+    run: Annotated[Path | None, typer.Option(
+        "--run", help="A run folder or coverage.json: adds coverage and failures")] = None,
+    diff: Annotated[str | None, typer.Option(
+        "--diff", help="An older spec (folder or git:REV) to show the changes against")] = None,
+    out: Annotated[Path, typer.Option("-o", "--out", help="The HTML file")] = Path("report.html"),
+    lang: Annotated[str, typer.Option("--lang", help="Diagram label language: en or zh")] = "en",
+) -> None:
+    """Write the review report: one self-contained HTML file."""
+    from .diff import compare, spec_source
+    from .overlay import load_coverage
+    from .render import RenderError
+    from .report import report_html
+
+    system = _load(specs)
+    coverage = None
+    if run is not None:
+        try:
+            coverage = load_coverage(run)
+        except (OSError, ValueError) as error:
+            raise _fail(f"cannot read the run {run}: {error}") from error
+    spec_diff = None
+    if diff is not None:
+        try:
+            with spec_source(diff) as old_path:
+                spec_diff = compare(_load(old_path), system, diff, str(specs or "specs"))
+        except ValueError as error:
+            raise _fail(str(error)) from error
+    try:
+        html = report_html(system, spec_name=str(specs or "(shipped specs)"), coverage=coverage,
+                           diff=spec_diff, lang=lang)
+    except RenderError as error:
+        raise _fail(str(error)) from error
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    typer.echo(f"wrote {out} ({_size(out)})")
+
+
+def diff(
+    old: Annotated[str, typer.Argument(help="Old spec: a folder, or git:REV (specs/ at REV)")],
+    new: Annotated[str, typer.Argument(help="New spec: a folder, or git:REV")] = "specs",
+    exit_code: Annotated[bool, typer.Option("--exit-code",
+                                            help="Exit 1 when there are differences")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text")] = False,
+    diagram_dir: Annotated[Path | None, typer.Option(
+        "--diagram", "-o", help="Also draw the changed machines into this folder")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="svg, png or dot")] = "svg",
+    lang: Annotated[str, typer.Option("--lang", help="Label language: en or zh")] = "en",
+) -> None:
+    """Semantic diff of two specs: elements added, removed or changed, and the rules affected."""
+    from .diff import diff_dots, diff_specs
+    from .render import RenderError, render
+
+    try:
+        result = diff_specs(old, new)
+    except AuthspecError as error:
+        raise _fail(str(error)) from error
+    except ValueError as error:
+        raise _fail(str(error)) from error
+    if as_json:
+        typer.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(result.text(), nl=False)
+    if diagram_dir is not None and result:
+        if fmt not in ("svg", "png", "dot"):
+            raise _fail("--format for diff diagrams: svg, png or dot")
+        diagram_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for name, dot in diff_dots(result, lang).items():
+                path = diagram_dir / f"diff-{name}.{fmt}"
+                if fmt == "dot":
+                    path.write_text(dot, encoding="utf-8")
+                else:
+                    path.write_bytes(render(dot, fmt))
+                typer.echo(f"wrote {path} ({_size(path)})", err=as_json)
+        except RenderError as error:
+            raise _fail(str(error)) from error
+    if exit_code and result:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this package's commands to the application."""
+    app.command("diagram")(diagram)
+    app.command("report")(report)
+    app.command("diff")(diff)

@@ -1,0 +1,119 @@
+"""Mermaid (``stateDiagram-v2``) diagrams, for wikis and pull requests.
+
+``markdown(system)`` gives one Markdown document with a ```` ```mermaid ```` block per machine
+and one for the overview (each machine a composite state). Mermaid cannot take some characters
+in labels (``: ; # < > { } "`` and a few more); they are written as Mermaid entity codes
+(``#58;`` ...). State ids are prefixed (``s_``) so that no state name clashes with a keyword.
+"""
+
+from __future__ import annotations
+
+from authspec.model.ir import Machine, System
+
+from .common import effects_text, expr_text, no_way_out, shorten
+from .dot import Options
+
+_ENTITIES = {":": "#58;", ";": "#59;", "#": "#35;", "<": "#60;", ">": "#62;", "{": "#123;",
+             "}": "#125;", '"': "#34;", "`": "#96;", "|": "#124;", "\\": "#92;", "%": "#37;",
+             "\n": " "}
+
+
+def esc(text: str) -> str:
+    """Text made safe for a Mermaid label."""
+    return "".join(_ENTITIES.get(c, c) for c in text)
+
+
+def sid(machine: str, state: str, prefixed: bool = False) -> str:
+    return f"{machine}__{state}" if prefixed else f"s_{state}"
+
+
+def _transition_text(system: System, t, options: Options, compact: bool) -> str:
+    if compact:
+        return esc(t.event)
+    parts = [t.event]
+    guard = expr_text(t.guard, system, t.machine)
+    if guard:
+        parts.append(f"[{shorten(guard, 48)}]")
+    effects = effects_text(t, system)
+    if effects:
+        parts.append(f"/ {shorten(effects, 40)}")
+    if t.rules:
+        parts.append("· " + " ".join(t.rules))
+    return esc(" ".join(parts))
+
+
+def _body(system: System, machine: Machine, options: Options, *, indent: str, prefixed: bool,
+          compact: bool) -> list[str]:
+    lines: list[str] = []
+    for state in machine.states:
+        label = state.label.get(options.lang)
+        text = esc(state.name) + (f"<br/>{esc(shorten(label, 40))}" if label else "")
+        lines.append(f'{indent}state "{text}" as {sid(machine.name, state.name, prefixed)}')
+    lines.append(f"{indent}[*] --> {sid(machine.name, machine.initial.name, prefixed)}")
+    for t in machine.transitions:
+        label = _transition_text(system, t, options, compact)
+        for source in t.sources:
+            lines.append(f"{indent}{sid(machine.name, source, prefixed)} --> "
+                         f"{sid(machine.name, t.target_from(source), prefixed)} : {label}")
+    for state in machine.states:
+        if state.final:
+            lines.append(f"{indent}{sid(machine.name, state.name, prefixed)} --> [*]")
+    if options.rejections and not compact:
+        for state in machine.states:
+            rows = []
+            for r in machine.rejections:
+                if r.sources and state.name not in r.sources:
+                    continue
+                guard = shorten(expr_text(r.guard, system, r.machine), 40)
+                text = r.event + (f" [{guard}]" if guard else "") + f" → {r.reason}"
+                rows.append(esc(text + (f" · {' '.join(r.rules)}" if r.rules else "")))
+            if rows:
+                lines.append(f"{indent}note right of {sid(machine.name, state.name, prefixed)}")
+                lines.extend(f"{indent}    {row}" for row in rows)
+                lines.append(f"{indent}end note")
+    marked = [sid(machine.name, s.name, prefixed) for s in machine.states
+              if no_way_out(machine, s) and not s.final]
+    if marked:
+        lines.append(f"{indent}class {','.join(marked)} noWayOut")
+    return lines
+
+
+def machine_mermaid(system: System, machine: Machine, options: Options | None = None) -> str:
+    """The ``stateDiagram-v2`` text of one machine."""
+    options = options or Options()
+    lines = ["stateDiagram-v2", "    direction LR",
+             "    classDef noWayOut fill:#eeeeee,stroke:#777777,stroke-dasharray:4 2"]
+    lines += _body(system, machine, options, indent="    ", prefixed=False, compact=False)
+    return "\n".join(lines) + "\n"
+
+
+def overview_mermaid(system: System, options: Options | None = None) -> str:
+    """The composed system: one composite state per machine, events only on the edges."""
+    options = options or Options()
+    lines = ["stateDiagram-v2",
+             "    classDef noWayOut fill:#eeeeee,stroke:#777777,stroke-dasharray:4 2"]
+    for machine in system.machines:
+        label = machine.label.get(options.lang)
+        text = esc(machine.name) + (f" — {esc(label)}" if label else "")
+        lines.append(f'    state "{text}" as m_{machine.name} {{')
+        lines.append("        direction LR")
+        lines += _body(system, machine, options, indent="        ", prefixed=True, compact=True)
+        lines.append("    }")
+    return "\n".join(lines) + "\n"
+
+
+def markdown(system: System, options: Options | None = None) -> str:
+    """One Markdown document: a Mermaid block per machine, then the overview."""
+    options = options or Options()
+    title = system.label.get(options.lang) or system.name
+    out = [f"# {system.name}: state diagrams", "", f"{title}", "",
+           "Generated by `authspec diagram --format mermaid` from the specs; do not edit by hand.",
+           "Edges read `event [guard] / effects · rule IDs`; notes list the refusals of a state "
+           "(`event [guard] → reason · rule IDs`); shaded states have no way out.", ""]
+    for machine in system.machines:
+        label = machine.label.get(options.lang)
+        out += [f"## {machine.name}" + (f" — {label}" if label else ""), "", "```mermaid",
+                machine_mermaid(system, machine, options).rstrip("\n"), "```", ""]
+    out += ["## overview", "", "```mermaid", overview_mermaid(system, options).rstrip("\n"), "```",
+            ""]
+    return "\n".join(out)
