@@ -262,6 +262,17 @@ def test_r12_r16_ukey_pays_beyond_300_yuan_with_key_and_password(customer: Custo
     assert outcome.accepted and {"R12", "R16"} <= set(outcome.rules)
 
 
+def test_r16_ukey_pays_only_in_a_full_session_whatever_the_channel(customer: Customer) -> None:
+    customer.with_ukey()
+    assert customer.do("logout").accepted
+    assert refused(customer.pay(method="ukey", channel="b2c"), "not_logged_in")
+    assert refused(customer.pay(method="static", channel="b2c", amount=0 + 1, password="x"),
+                   "payment_password_invalidated")         # static B2C needs no session
+    assert customer.do("reset_login_password", **COUNTER, new="135790").accepted
+    assert customer.do("login", password="135790").accepted
+    assert refused(customer.pay(method="ukey", channel="b2c"), "password_change_required")
+
+
 def test_r11_ukey_payment_without_certificate_refused(customer: Customer) -> None:
     customer.online()
     assert customer.do("apply_ukey", **COUNTER, brand="brand_a").accepted

@@ -1,0 +1,367 @@
+"""Conformance adapter for the reference bank: the spec's vocabulary in, bank calls out.
+
+``BankAdapter`` plays one customer at the counter and at the keyboard. It turns each spec
+event (names and parameters as in ``specs/system.yaml``) into a call of the bank's domain
+API, turns a :class:`~authspec.bank.errors.BankError` into ``Response.rejected(code)``, and
+reads back from the bank's database, through its back-office snapshot, the state of each
+spec machine. Symbolic parameters become concrete objects: ``id_document: expired`` is the
+customer's own ID card with a past expiry date, ``card: other_card`` a card number that is
+not the registered one, ``otp_code_correct: true`` the code printed on the customer's OTP
+card for the challenge the bank shows, and so on.
+
+Name it on a command line as ``authspec.bank.adapter:make_adapter``. By default the bank
+uses a low PBKDF2 iteration count and no fsync (test mode): see ``make_adapter``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from authspec.bank.core import Bank
+from authspec.bank.domain import (
+    CertificateRoute,
+    CustomerSnapshot,
+    IdDocument,
+    OtpCard,
+    PaymentOrder,
+    RegistrationRequest,
+    UKeyMedium,
+)
+from authspec.bank.errors import BankError
+from authspec.bank.passwords import TEST_KDF_ITERATIONS
+from authspec.harness.adapter import Observation, Response
+
+CUSTOMER = "110101199001011234"  # the customer's identity number
+OTHER_PERSON = "310101198505054321"  # somebody else's identity number
+LOCAL_CARD = "6212260200001234567"  # the customer's card at a local account
+OTHER_CARD = "6212260299998765432"  # a card that is not the registered one
+OWN_UKEY_SERIAL = "OWNUK0001"
+VALID_UNTIL = date(2099, 12, 31)
+EXPIRED_ON = date(2001, 1, 1)
+
+ID_DOCUMENTS = ("valid", "expired", "other_person", "none")
+CARDS = ("registered_card", "other_card", "none")
+BRANDS = ("brand_a", "brand_b")
+PAY_METHODS = ("static", "otp", "ukey")
+CHANNELS = ("b2c", "online_banking")
+ROUTES = ("online", "counter")
+
+ParamKind = type | tuple[str, ...]
+
+EVENT_PARAMS: dict[str, dict[str, ParamKind]] = {
+    "register": {
+        "local_account": bool,
+        "registration_form": bool,
+        "agreement_acknowledged": bool,
+        "card_application_form": bool,
+        "id_document": ID_DOCUMENTS,
+        "card": CARDS,
+        "own_ukey": bool,
+        "ukey_presented": bool,
+        "ukey_brand": BRANDS,
+        "initial_login_password": str,
+        "initial_payment_password": str,
+    },
+    "login": {"password": str},
+    "logout": {},
+    "change_login_password": {"old": str, "new": str},
+    "reset_login_password": {"id_document": ID_DOCUMENTS, "card": CARDS, "new": str},
+    "change_payment_password": {"old": str, "new": str},
+    "set_payment_password": {"new": str},
+    "reset_payment_password": {"id_document": ID_DOCUMENTS, "card": CARDS},
+    "apply_otp_card": {"id_document": ID_DOCUMENTS, "card": CARDS},
+    "activate_otp_card": {},
+    "apply_ukey": {"id_document": ID_DOCUMENTS, "card": CARDS, "brand": BRANDS},
+    "install_driver": {"brand": BRANDS},
+    "download_certificate": {"route": ROUTES, "ukey_connected": bool},
+    "pay": {
+        "method": PAY_METHODS,
+        "channel": CHANNELS,
+        "amount": int,
+        "password": str,
+        "otp_code_correct": bool,
+        "ukey_connected": bool,
+        "ukey_password_correct": bool,
+    },
+}
+
+
+def check_params(event: str, params: Mapping[str, Any]) -> None:
+    """Raise ValueError unless ``params`` are exactly the event's parameters, well typed."""
+    if event not in EVENT_PARAMS:
+        raise ValueError(f"unknown event {event!r}")
+    declared = EVENT_PARAMS[event]
+    missing = sorted(set(declared) - set(params))
+    extra = sorted(set(params) - set(declared))
+    if missing or extra:
+        raise ValueError(f"{event}: missing parameters {missing}, unknown parameters {extra}")
+    for name, kind in declared.items():
+        value = params[name]
+        if isinstance(kind, tuple):
+            ok = value in kind
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, kind)
+        if not ok:
+            raise ValueError(f"{event}: parameter {name}={value!r} is not a valid {kind}")
+
+
+@dataclass
+class Wallet:
+    """What the customer carries home: the registered card and the OTP card."""
+
+    card_number: str | None = None
+    otp_card: OtpCard | None = None
+
+
+class BankAdapter:
+    """The harness's view of one customer of a :class:`Bank` (or of a mutant of it)."""
+
+    def __init__(self, bank: Bank, *, temp_dir: Path | None = None) -> None:
+        self.bank = bank
+        self._temp_dir = temp_dir
+        self._wallet = Wallet()
+        self._handlers: dict[str, Callable[[Mapping[str, Any]], None]] = {
+            "register": self._register,
+            "login": self._login,
+            "logout": self._logout,
+            "change_login_password": self._change_login_password,
+            "reset_login_password": self._reset_login_password,
+            "change_payment_password": self._change_payment_password,
+            "set_payment_password": self._set_payment_password,
+            "reset_payment_password": self._reset_payment_password,
+            "apply_otp_card": self._apply_otp_card,
+            "activate_otp_card": self._activate_otp_card,
+            "apply_ukey": self._apply_ukey,
+            "install_driver": self._install_driver,
+            "download_certificate": self._download_certificate,
+            "pay": self._pay,
+        }
+
+    def __repr__(self) -> str:
+        return f"BankAdapter({self.bank!r})"
+
+    # ------------------------------------------------------------------ protocol
+
+    def reset(self) -> None:
+        """A fresh bank: no customers, nothing spent; the customer's pockets emptied."""
+        self.bank.reset()
+        self._wallet = Wallet()
+
+    def perform(self, event: str, params: Mapping[str, Any]) -> Response:
+        """Carry out one spec event; a bank refusal becomes ``Response.rejected(code)``."""
+        check_params(event, params)
+        try:
+            self._handlers[event](params)
+        except BankError as refusal:
+            return Response.rejected(refusal.code.value)
+        return Response.ok()
+
+    def observe(self) -> Observation:
+        """The state of every spec machine, as the bank's database tells it."""
+        return observation_of(self.bank.snapshot(CUSTOMER))
+
+    def close(self) -> None:
+        """Close the database; remove it if it lives in a temporary directory of ours."""
+        self.bank.close()
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+            self._temp_dir = None
+
+    # ------------------------------------------------------------------ concrete objects
+
+    def _id_document(self, kind: str) -> IdDocument | None:
+        if kind == "valid":
+            return IdDocument(CUSTOMER, VALID_UNTIL)
+        if kind == "expired":
+            return IdDocument(CUSTOMER, EXPIRED_ON)
+        if kind == "other_person":
+            return IdDocument(OTHER_PERSON, VALID_UNTIL)
+        return None
+
+    def _registered_card(self) -> str:
+        if self._wallet.card_number is None:
+            self._wallet.card_number = self.bank.snapshot(CUSTOMER).card_number
+        return self._wallet.card_number or LOCAL_CARD
+
+    def _card(self, kind: str) -> str | None:
+        if kind == "registered_card":
+            return self._registered_card()
+        if kind == "other_card":
+            return OTHER_CARD
+        return None
+
+    def _otp_code(self, correct: bool) -> str:
+        challenge = self.bank.otp_challenge(CUSTOMER)
+        card = self._wallet.otp_card or self.bank.printed_otp_card(CUSTOMER)
+        if challenge is None or card is None:
+            return "000000"
+        code = card.code_for(challenge)
+        return code if correct else "".join(str((int(d) + 1) % 10) for d in code)
+
+    # ------------------------------------------------------------------ events
+
+    def _register(self, p: Mapping[str, Any]) -> None:
+        local = p["local_account"]
+        presented = {"registered_card": LOCAL_CARD, "other_card": OTHER_CARD}.get(p["card"])
+        medium = UKeyMedium(OWN_UKEY_SERIAL, p["ukey_brand"]) if p["ukey_presented"] else None
+        request = RegistrationRequest(
+            customer=CUSTOMER,
+            form_submitted=p["registration_form"],
+            agreement_acknowledged=p["agreement_acknowledged"],
+            local_account=local,
+            card_to_register=LOCAL_CARD if local else None,
+            card_presented=presented,
+            card_application_submitted=p["card_application_form"],
+            id_document=self._id_document(p["id_document"]),
+            own_ukey=p["own_ukey"],
+            ukey_medium=medium,
+            login_password=p["initial_login_password"],
+            payment_password=p["initial_payment_password"],
+        )
+        registration = self.bank.register_customer(request)
+        self._wallet.card_number = registration.card_number
+
+    def _login(self, p: Mapping[str, Any]) -> None:
+        self.bank.login(CUSTOMER, p["password"])
+
+    def _logout(self, p: Mapping[str, Any]) -> None:
+        self.bank.logout(CUSTOMER)
+
+    def _change_login_password(self, p: Mapping[str, Any]) -> None:
+        self.bank.change_login_password(CUSTOMER, p["old"], p["new"])
+
+    def _reset_login_password(self, p: Mapping[str, Any]) -> None:
+        self.bank.reset_login_password_at_counter(
+            CUSTOMER, self._id_document(p["id_document"]), self._card(p["card"]), p["new"]
+        )
+
+    def _change_payment_password(self, p: Mapping[str, Any]) -> None:
+        self.bank.change_payment_password(CUSTOMER, p["old"], p["new"])
+
+    def _set_payment_password(self, p: Mapping[str, Any]) -> None:
+        self.bank.set_payment_password(CUSTOMER, p["new"])
+
+    def _reset_payment_password(self, p: Mapping[str, Any]) -> None:
+        self.bank.reset_payment_password_at_counter(
+            CUSTOMER, self._id_document(p["id_document"]), self._card(p["card"])
+        )
+
+    def _apply_otp_card(self, p: Mapping[str, Any]) -> None:
+        self._wallet.otp_card = self.bank.apply_otp_card(
+            CUSTOMER, self._id_document(p["id_document"]), self._card(p["card"])
+        )
+
+    def _activate_otp_card(self, p: Mapping[str, Any]) -> None:
+        self.bank.activate_otp_card(CUSTOMER)
+
+    def _apply_ukey(self, p: Mapping[str, Any]) -> None:
+        self.bank.apply_ukey(
+            CUSTOMER, self._id_document(p["id_document"]), self._card(p["card"]), p["brand"]
+        )
+
+    def _install_driver(self, p: Mapping[str, Any]) -> None:
+        self.bank.install_ukey_driver(CUSTOMER, p["brand"])
+
+    def _download_certificate(self, p: Mapping[str, Any]) -> None:
+        self.bank.download_certificate(
+            CUSTOMER, CertificateRoute(p["route"]), p["ukey_connected"]
+        )
+
+    def _pay(self, p: Mapping[str, Any]) -> None:
+        otp_code = self._otp_code(p["otp_code_correct"]) if p["method"] == "otp" else None
+        order = PaymentOrder(
+            method=p["method"],
+            channel=p["channel"],
+            amount_fen=p["amount"],
+            payment_password=p["password"],
+            otp_code=otp_code,
+            ukey_plugged_in=p["ukey_connected"],
+            ukey_pin_verified=p["ukey_password_correct"],
+        )
+        self.bank.pay(CUSTOMER, order)
+
+
+def observation_of(snap: CustomerSnapshot) -> Observation:
+    """The bank's back-office snapshot in the spec's machine, state and variable names."""
+    states = {
+        "account": "registered" if snap.registered else "unregistered",
+        "session": {None: "logged_out", "restricted": "restricted", "full": "logged_in"}[
+            snap.session
+        ],
+        "login_password": {None: "unset", "counter": "counter_set", "online": "customer_set"}[
+            snap.login_password_origin
+        ],
+        "payment_password": snap.payment_password_status or "unset",
+        "static_password": snap.static_status or "unavailable",
+        "otp_card": snap.otp_status or "none",
+        "ukey": _ukey_state(snap),
+    }
+    variables: dict[str, Any] = {
+        "account.card_opened": snap.card_opened,
+        "static_password.spent": snap.static_spent_fen,
+        "otp_card.uses": snap.otp_uses,
+        "otp_card.login_since_issue": snap.otp_login_since_issue,
+    }
+    if snap.ukey_brand is not None:  # no U-key, no brand to tell
+        variables["ukey.key_brand"] = snap.ukey_brand
+    return Observation(states=states, variables=variables)
+
+
+def _ukey_state(snap: CustomerSnapshot) -> str:
+    if snap.ukey_brand is None:
+        return "none"
+    if snap.ukey_driver_installed and snap.ukey_certificate:
+        return "ready"
+    if snap.ukey_driver_installed:
+        return "driver_installed"
+    if snap.ukey_certificate:
+        return "certificate_only"
+    return "issued"
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def make_adapter(
+    path: str | None = None, *, system: object = None, specs: object = None, **options: Any
+) -> BankAdapter:
+    """A :class:`BankAdapter` over a :class:`Bank` stored in the SQLite file ``path``.
+
+    With ``path=None`` the file lives in a fresh temporary directory, removed by
+    ``close()``. ``system`` and ``specs``, which the harness offers every factory, are
+    accepted and ignored: the bank is written by hand and never reads the specification.
+    Options (strings from a command line are accepted):
+
+    * ``kdf_iterations`` (default ``TEST_KDF_ITERATIONS`` = 32): PBKDF2 work factor. The
+      bank's own default is production strength (600 000); the adapter uses a low count so
+      that a conformance run makes thousands of operations per second.
+    * ``durable`` (default false): fsync every commit (``synchronous=FULL``).
+    * ``bank_class`` (default :class:`Bank`): the bank implementation, e.g. a mutant.
+    * ``clock``: a callable returning the current, timezone-aware time.
+    """
+    bank_class: type[Bank] = options.pop("bank_class", Bank)
+    kdf_iterations = int(options.pop("kdf_iterations", TEST_KDF_ITERATIONS))
+    durable = _as_bool(options.pop("durable", False))
+    clock = options.pop("clock", None)
+    del system, specs  # deliberately unused
+    if options:
+        raise TypeError(f"unknown adapter options: {sorted(options)}")
+    temp_dir: Path | None = None
+    if path is None:
+        temp_dir = Path(tempfile.mkdtemp(prefix="authspec-bank-"))
+        db_path = temp_dir / "bank.sqlite3"
+    else:
+        db_path = Path(path)
+    bank = bank_class(db_path, kdf_iterations=kdf_iterations, durable=durable, clock=clock)
+    return BankAdapter(bank, temp_dir=temp_dir)
