@@ -1,0 +1,200 @@
+"""Benchmark of the conformance harness against the reference bank.
+
+Measured in one run and printed as ratios:
+
+1. steps per second of ``authspec check`` against the bank (model, comparison,
+   observation, invariants and Hypothesis included);
+2. steps per second of a hand-written Hypothesis RuleBasedStateMachine for a few of the
+   same rules (register, login, static-password payments and the 300 yuan quota), with a
+   hand-written expectation instead of the model;
+3. steps per second of calling the bank adapter directly in a loop (no Hypothesis, no
+   model): the ceiling.
+
+Then, per mutant, time to kill with the harness as shipped against plain uniform rule
+choice (no boundary weighting of the parameters' repair, no repeat rule, no roadmap, no
+sweep), each with the same time cap.
+
+    .venv/bin/python benchmarks/bench_check.py [--seconds 15] [--mutants sample|all|NAME,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+
+from authspec.bank.adapter import make_adapter
+from authspec.harness.adapter import Response
+from authspec.harness.run import CheckOptions, check
+
+SAMPLE = ["register_without_form", "quota_limit_30001", "quota_per_payment", "otp_uses_1001",
+          "b2c_without_login", "ukey_pay_without_certificate", "login_password_symbols",
+          "password_case_insensitive", "reset_keeps_old_password"]
+
+REGISTER = {"local_account": True, "registration_form": True, "agreement_acknowledged": True,
+            "card_application_form": False, "id_document": "valid", "card": "registered_card",
+            "own_ukey": False, "ukey_presented": False, "ukey_brand": "brand_a",
+            "initial_login_password": "123456", "initial_payment_password": "654321"}
+PAY = {"method": "static", "channel": "b2c", "password": "654321", "otp_code_correct": False,
+       "ukey_connected": False, "ukey_password_correct": False}
+
+
+# -- 2. a hand-written state machine for R1, R5, R20 ------------------------------------------
+
+
+class HandWritten(RuleBasedStateMachine):
+    """What a tester would write by hand for registration, first login and the quota."""
+
+    adapter: Any = None
+    steps = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.adapter.reset()
+        self.registered = False
+        self.logged_in = False
+        self.spent = 0
+
+    def _do(self, event: str, params: dict[str, Any]) -> Response:
+        type(self).steps += 1
+        return self.adapter.perform(event, params)
+
+    @rule()
+    def register(self) -> None:
+        answer = self._do("register", REGISTER)
+        assert answer == (Response.rejected("already_registered") if self.registered
+                          else Response.ok())
+        self.registered = True
+
+    @precondition(lambda self: self.registered)
+    @rule(right=st.booleans())
+    def login(self, right: bool) -> None:
+        answer = self._do("login", {"password": "123456" if right else "654321"})
+        if self.logged_in:
+            assert answer == Response.rejected("already_logged_in")
+        elif right:
+            assert answer == Response.ok()
+            self.logged_in = True
+        else:
+            assert answer == Response.rejected("wrong_password")
+
+    @precondition(lambda self: self.registered)
+    @rule(amount=st.integers(1, 40000))
+    def pay(self, amount: int) -> None:
+        answer = self._do("pay", {**PAY, "amount": amount})
+        if self.spent == 30000:
+            assert answer == Response.rejected("quota_exhausted")
+        elif self.spent + amount > 30000:
+            assert answer == Response.rejected("quota_exceeded")
+        else:
+            assert answer == Response.ok()
+            self.spent += amount
+
+
+def bench_handwritten(seconds: float) -> tuple[int, float]:
+    adapter = make_adapter()
+    HandWritten.adapter, HandWritten.steps = adapter, 0
+    started = time.perf_counter()
+    examples = 50
+    while time.perf_counter() - started < seconds:
+        run_state_machine_as_test(HandWritten, settings=settings(
+            max_examples=examples, stateful_step_count=50, deadline=None, database=None,
+            suppress_health_check=list(HealthCheck)))
+    elapsed = time.perf_counter() - started
+    adapter.close()
+    return HandWritten.steps, elapsed
+
+
+# -- 3. the bank alone -----------------------------------------------------------------------
+
+
+def bench_direct(seconds: float) -> tuple[int, float]:
+    adapter = make_adapter()
+    steps = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        adapter.reset()
+        adapter.perform("register", REGISTER)
+        adapter.perform("login", {"password": "123456"})
+        for amount in (100, 20000, 9899, 2, 1, 1):
+            adapter.perform("pay", {**PAY, "amount": amount})
+        for _ in range(8):
+            adapter.observe()
+        steps += 8
+    elapsed = time.perf_counter() - started
+    adapter.close()
+    return steps, elapsed
+
+
+# -- 1. the harness --------------------------------------------------------------------------
+
+
+def bench_harness(seconds: float) -> tuple[int, float, Any]:
+    result = check(CheckOptions(backend="bank", seed=7, database=None, out=None,
+                                max_seconds=seconds, examples=100000))
+    assert result.status == "pass", result.failure
+    return result.steps, result.elapsed, result
+
+
+def kill_time(name: str, cap: float, *, uniform: bool) -> tuple[float | None, int | None]:
+    flags = ({"repair": False, "repeat": False, "roadmap": False, "sweep": False}
+             if uniform else {})
+    result = check(CheckOptions(backend=f"mutant:{name}", seed=3, database=None, out=None,
+                                max_seconds=cap, examples=100000, shrink_seconds=0, **flags))
+    if result.status != "fail":
+        return None, None
+    return result.time_to_failure, len(result.failure.steps) if result.failure else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=15.0,
+                        help="time per throughput measurement")
+    parser.add_argument("--cap", type=float, default=40.0, help="time cap per mutant run")
+    parser.add_argument("--mutants", default="sample",
+                        help="sample, all, none, or names separated by commas")
+    args = parser.parse_args()
+
+    print(f"Throughput against the reference bank ({args.seconds:g} s each)")
+    steps, elapsed, result = bench_harness(args.seconds)
+    harness = steps / elapsed
+    hand_steps, hand_elapsed = bench_handwritten(args.seconds)
+    hand = hand_steps / hand_elapsed
+    direct_steps, direct_elapsed = bench_direct(args.seconds)
+    direct = direct_steps / direct_elapsed
+    print(f"  authspec check (model + bank + observe)   {harness:8.0f} steps/s")
+    print(f"  hand-written Hypothesis machine (3 rules) {hand:8.0f} steps/s")
+    print(f"  bank adapter called directly (+observe)   {direct:8.0f} steps/s")
+    print(f"  ratios: check/hand-written = {harness / hand:.2f}, "
+          f"check/direct = {harness / direct:.2f}, hand-written/direct = {hand / direct:.2f}")
+    covered = result.coverage.summary()
+    print("  coverage of the check: " + ", ".join(f"{k} {a}/{b}" for k, (a, b) in
+                                                  covered.items()))
+
+    if args.mutants == "none":
+        return
+    from authspec.bank.mutants import MUTANTS
+
+    names = ([m.name for m in MUTANTS] if args.mutants == "all" else
+             SAMPLE if args.mutants == "sample" else args.mutants.split(","))
+    print(f"\nTime to kill (cap {args.cap:g} s; '-' = survived)")
+    print(f"  {'mutant':38s} {'authspec':>10s} {'uniform':>10s} {'speed-up':>9s}")
+    for name in names:
+        ours, _ = kill_time(name, args.cap, uniform=False)
+        plain, _ = kill_time(name, args.cap, uniform=True)
+        speedup = (f"{(plain or args.cap) / ours:8.1f}x" if ours else "      -")
+        plus = "" if plain is not None else "+"
+        print(f"  {name:38s} {_t(ours):>10s} {_t(plain) if plain else f'>{args.cap:g} s':>10s}"
+              f" {speedup}{plus}")
+
+
+def _t(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,258 @@
+"""Commands of the harness for the ``authspec`` command line (see authspec/cli.py).
+
+``authspec check``         conformance check of a backend against the specs
+``authspec init-adapter``  a commented skeleton adapter for a new implementation
+``authspec mutants``       the check against every mutant of the reference bank
+
+Exit codes: 0 pass (every mutant killed), 1 nonconformance (a mutant survived), 2 usage
+or backend error.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from authspec.model import SpecErrors, load
+
+from .backends import BackendNotFound, mutant_sets
+from .machine import RunState
+from .report import (
+    coverage_summary,
+    render_coverage,
+    render_failure,
+    render_steps,
+)
+from .run import (
+    DEFAULT_DATABASE,
+    DEFAULT_EXAMPLES,
+    DEFAULT_MAX_SECONDS,
+    DEFAULT_OUT,
+    DEFAULT_SHRINK_SECONDS,
+    DEFAULT_STEPS,
+    DEFAULT_TIMEOUT,
+    CheckOptions,
+    CheckResult,
+    check,
+)
+from .skeleton import skeleton
+
+
+def _progress(console: Console, enabled: bool):
+    if not enabled:
+        return None
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                    console=console, transient=True)
+
+
+def run_check(options: CheckOptions, console: Console, *, progress: bool = True,
+              show_coverage: bool = True) -> CheckResult:
+    """Run a check with a progress display and print its result."""
+    display = _progress(console, progress and console.is_terminal)
+    if display is None:
+        result = check(options)
+    else:
+        with display:
+            task = display.add_task("starting", total=None)
+
+            def update(run: RunState) -> None:
+                display.update(task, description=(
+                    f"{run.phase}: {run.examples} examples, {run.steps} steps, "
+                    f"{len(run.coverage.transitions)} transitions, "
+                    f"{len(run.coverage.rejections)} refusals exercised"))
+
+            result = check(options, on_progress=update)
+    print_result(console, result, options, show_coverage=show_coverage)
+    return result
+
+
+def print_result(console: Console, result: CheckResult, options: CheckOptions, *,
+                 show_coverage: bool = True) -> None:
+    system = result.system
+    if result.usage is not None:
+        console.print(f"[bold red]error:[/] {result.usage}")
+        return
+    if result.status == "error" and result.error is not None:
+        console.print(f"[bold red]BACKEND ERROR[/] in {result.backend}: "
+                      f"{result.error.kind} in {result.error.call}")
+        console.print(result.error.detail, markup=False, highlight=False)
+        if result.error_steps and system is not None:
+            console.print(f"after {len(result.error_steps) - 1} steps; the step that failed "
+                          "is the last one:")
+            render_steps(console, system, result.error_steps,
+                         show_secrets=options.show_secrets)
+        return
+    assert system is not None and result.coverage is not None
+    seconds = f"{result.elapsed:.1f} s"
+    if result.status == "pass":
+        stopped = f" ({result.stopped})" if result.stopped else ""
+        console.print(f"[bold green]PASS[/] {result.backend} conforms to {system.name}: "
+                      f"{result.examples} examples, {result.steps} steps in {seconds}{stopped}")
+    else:
+        found = (f", found after {result.time_to_failure:.1f} s"
+                 if result.time_to_failure is not None else "")
+        console.print(f"[bold red]NONCONFORMANCE[/] {result.backend} differs from "
+                      f"{system.name}{found} ({result.examples} examples, {result.steps} "
+                      f"steps in {seconds})")
+        assert result.failure is not None
+        render_failure(console, system, result.failure, show_secrets=options.show_secrets)
+    for note in result.notes:
+        console.print(f"note: {note}", highlight=False)
+    console.print(f"coverage: {coverage_summary(result.coverage)}", highlight=False)
+    if show_coverage:
+        render_coverage(console, result.coverage)
+    if result.coverage_path is not None:
+        console.print(f"coverage written to {result.coverage_path}", highlight=False)
+    if result.replay_path is not None:
+        console.print(f"replay: pytest {result.replay_path}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this package's commands to the application."""
+
+    @app.command("check")
+    def check_command(
+        backend: Annotated[str, typer.Option(
+            "--backend", "-b", help="module:factory, a file.py:factory, or a registered "
+            "name: model, a name declared in 'authspec.backends' (bank), or FAMILY:NAME "
+            "(mutant:NAME)")],
+        specs: Annotated[Path | None, typer.Option(
+            help="Spec folder (default: the shipped specs)")] = None,
+        examples: Annotated[int, typer.Option(help="Test cases to generate")] = DEFAULT_EXAMPLES,
+        steps: Annotated[int, typer.Option(help="Rules per test case at most")] = DEFAULT_STEPS,
+        max_seconds: Annotated[float, typer.Option(
+            help="Exploration budget in seconds (0: none)")] = DEFAULT_MAX_SECONDS,
+        shrink_seconds: Annotated[float, typer.Option(
+            help="Budget for minimising a failure")] = DEFAULT_SHRINK_SECONDS,
+        seed: Annotated[int | None, typer.Option(help="Seed: a deterministic run")] = None,
+        database: Annotated[str, typer.Option(
+            help="Example database: a directory, redis://host:port/db, or 'none'")
+        ] = DEFAULT_DATABASE,
+        out: Annotated[Path, typer.Option(
+            help="Where coverage.json and replay files go")] = Path(DEFAULT_OUT),
+        timeout: Annotated[float, typer.Option(
+            help="Seconds per backend call before it counts as hung")] = DEFAULT_TIMEOUT,
+        show_secrets: Annotated[bool, typer.Option(
+            "--show-secrets", help="Print secret parameters in clear")] = False,
+        observe: Annotated[bool, typer.Option(
+            help="Compare the backend's observed state, if it offers observe()")] = True,
+        coverage_table: Annotated[bool, typer.Option(
+            "--coverage-table/--no-coverage-table", help="Print the coverage table")] = True,
+    ) -> None:
+        """Check a backend against the specs: exit 0 pass, 1 nonconformance, 2 error."""
+        options = CheckOptions(
+            backend=backend, specs=str(specs) if specs else None, examples=examples,
+            steps=steps, max_seconds=max_seconds or None, shrink_seconds=shrink_seconds,
+            seed=seed, database=database, out=str(out), timeout=timeout or None,
+            observe=observe, show_secrets=show_secrets)
+        console = Console(highlight=False)
+        result = run_check(options, console, show_coverage=coverage_table)
+        raise typer.Exit(result.exit_code)
+
+    @app.command("init-adapter")
+    def init_adapter(
+        name: Annotated[str, typer.Argument(help="Name of the implementation")],
+        specs: Annotated[Path | None, typer.Option(help="Spec folder")] = None,
+        out: Annotated[Path | None, typer.Option(
+            help="File to write (default: NAME_adapter.py)")] = None,
+        force: Annotated[bool, typer.Option("--force", help="Overwrite")] = False,
+    ) -> None:
+        """Write a commented skeleton adapter listing every event and reason code."""
+        console = Console(highlight=False)
+        try:
+            system = load(specs)
+        except SpecErrors as errors:
+            console.print(f"error: the spec does not load:\n{errors}", markup=False)
+            raise typer.Exit(2) from None
+        from .skeleton import _identifier
+
+        path = out or Path(f"{_identifier(name)}_adapter.py")
+        if path.exists() and not force:
+            console.print(f"error: {path} exists (use --force to overwrite)")
+            raise typer.Exit(2)
+        path.write_text(skeleton(system, name), encoding="utf-8")
+        console.print(f"wrote {path}: {len(system.events)} events, {len(system.reasons)} "
+                      f"reason codes; run: authspec check --backend {path}:make_adapter")
+
+    @app.command("mutants")
+    def mutants_command(
+        examples: Annotated[int, typer.Option(
+            "--budget", "--examples", help="Test cases per mutant")] = DEFAULT_EXAMPLES,
+        steps: Annotated[int, typer.Option(help="Rules per test case")] = DEFAULT_STEPS,
+        max_seconds: Annotated[float, typer.Option(
+            help="Exploration budget per mutant")] = DEFAULT_MAX_SECONDS,
+        seed: Annotated[int | None, typer.Option(help="Seed")] = 0,
+        specs: Annotated[Path | None, typer.Option(help="Spec folder")] = None,
+        only: Annotated[list[str] | None, typer.Option(help="Only these mutants")] = None,
+        out: Annotated[Path, typer.Option(help="Output folder")] = Path(DEFAULT_OUT),
+        show_trace: Annotated[str | None, typer.Option(
+            help="Print the minimal trace of this mutant")] = None,
+        mutant_set: Annotated[str | None, typer.Option(
+            "--set", help="Mutant set (entry point in 'authspec.mutant_sets'); default: the "
+                          "only one declared")] = None,
+    ) -> None:
+        """Check every mutant of a declared mutant set: exit 0 when every one is killed."""
+        console = Console(highlight=False)
+        sets = mutant_sets()
+        family = mutant_set or (next(iter(sets)) if len(sets) == 1 else None)
+        if family not in sets:
+            known = ", ".join(sorted(sets)) or "none declared"
+            console.print(f"error: name a mutant set with --set (known: {known}); a package "
+                          "declares one in the entry-point group 'authspec.mutant_sets'")
+            raise typer.Exit(2)
+        try:
+            mutants = sets[family].load()
+        except Exception as error:
+            console.print(f"error: cannot load mutant set {family!r}: {error}")
+            raise typer.Exit(2) from None
+        selected = [m for m in mutants if not only or m.name in only]
+        if not selected:
+            console.print("error: no mutant selected")
+            raise typer.Exit(2)
+        rows = []
+        started = time.monotonic()
+        for mutant in selected:
+            options = CheckOptions(
+                backend=f"{family}:{mutant.name}", specs=str(specs) if specs else None,
+                examples=examples, steps=steps, max_seconds=max_seconds or None, seed=seed,
+                database=None, out=str(out / "mutants" / mutant.name))
+            try:
+                result = check(options)
+            except BackendNotFound as error:  # pragma: no cover - check() reports it
+                console.print(f"error: {error}")
+                raise typer.Exit(2) from None
+            if result.status == "error":
+                print_result(console, result, options, show_coverage=False)
+                raise typer.Exit(2)
+            rows.append((mutant, result))
+            status = "killed" if result.status == "fail" else "SURVIVED"
+            print(f"  {mutant.name}: {status} ({result.elapsed:.1f} s)", file=sys.stderr)
+            if show_trace == mutant.name and result.failure is not None:
+                assert result.system is not None
+                render_failure(console, result.system, result.failure)
+        table = Table(title=f"Mutants of {family} ({len(rows)})", header_style="bold")
+        for column in ("mutant", "rules", "killed", "time to kill", "run time",
+                       "shortest trace"):
+            table.add_column(column, justify="right" if "time" in column or "trace" in column
+                             else "left")
+        for mutant, result in rows:
+            killed = result.status == "fail"
+            table.add_row(
+                mutant.name, " ".join(mutant.rules),
+                "[green]yes[/]" if killed else "[bold red]NO[/]",
+                f"{result.time_to_failure:.1f} s" if result.time_to_failure is not None else "-",
+                f"{result.elapsed:.1f} s",
+                f"{len(result.failure.steps)} steps" if result.failure else "-")
+        console.print(table)
+        survivors = [m.name for m, r in rows if r.status != "fail"]
+        console.print(f"{len(rows) - len(survivors)}/{len(rows)} killed in "
+                      f"{time.monotonic() - started:.0f} s"
+                      + (f"; survivors: {', '.join(survivors)}" if survivors else ""))
+        raise typer.Exit(1 if survivors else 0)

@@ -1,0 +1,135 @@
+"""Coverage of a conformance run, keyed by the IR's own ids.
+
+Counted on every event the model processes during the run (generation, replay of saved
+failures and shrinking alike):
+
+``states``       ``"machine.state"`` -> how often a machine was found in that state after a
+                 step (the initial configuration counts once per reset);
+``transitions``  transition id (``"static_password.pay_within_quota"``) -> times taken;
+``rejections``   rejection id (``"static_password.pay_beyond_quota"``) -> times it decided
+                 a refusal; refusals by the system's ``otherwise`` reason count under
+                 ``"<otherwise>"``;
+``reasons``      reason code -> refusals with that code;
+``rules``        rule or question ID -> steps whose deciding transitions/rejection cite it;
+``events``       event -> ``{"sent", "accepted", "rejected"}``.
+
+``to_json`` adds, per category, the declared ids never exercised (``uncovered``) and the
+totals; docs/harness.md documents the file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter as Tally
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from authspec.model import Outcome
+from authspec.model.ir import System
+
+OTHERWISE = "<otherwise>"
+FORMAT = "authspec-coverage/1"
+
+
+@dataclass
+class Coverage:
+    system: System
+    states: Tally[str] = field(default_factory=Tally)
+    transitions: Tally[str] = field(default_factory=Tally)
+    rejections: Tally[str] = field(default_factory=Tally)
+    reasons: Tally[str] = field(default_factory=Tally)
+    rules: Tally[str] = field(default_factory=Tally)
+    events: dict[str, Tally[str]] = field(default_factory=dict)
+    steps: int = 0
+    examples: int = 0
+
+    def start(self, configuration: dict[str, str]) -> None:
+        self.examples += 1
+        self.states.update(f"{m}.{s}" for m, s in configuration.items())
+
+    def record(self, outcome: Outcome, configuration: dict[str, str]) -> None:
+        self.steps += 1
+        tally = self.events.setdefault(outcome.event, Tally())
+        tally["sent"] += 1
+        if outcome.accepted:
+            tally["accepted"] += 1
+            self.transitions.update(outcome.transitions)
+        else:
+            tally["rejected"] += 1
+            self.rejections[outcome.rejection or OTHERWISE] += 1
+            self.reasons[outcome.reason or ""] += 1
+        self.rules.update(outcome.rules)
+        self.states.update(f"{m}.{s}" for m, s in configuration.items())
+
+    # -- declared universe -----------------------------------------------------------------
+    def declared(self) -> dict[str, list[str]]:
+        system = self.system
+        cited = sorted({r for element in (*system.transitions, *system.rejections)
+                        for r in element.rules}, key=_rule_key)
+        return {
+            "states": [f"{m.name}.{s.name}" for m in system.machines for s in m.states],
+            "transitions": [t.id for t in system.transitions],
+            "rejections": [r.id for r in system.rejections],
+            "reasons": sorted({r.reason for r in system.rejections} | {system.otherwise}),
+            "rules": cited,
+            "events": [e.name for e in system.events],
+        }
+
+    def summary(self) -> dict[str, tuple[int, int]]:
+        """Category -> (covered, declared)."""
+        out = {}
+        for category, ids in self.declared().items():
+            counts = self._counts(category)
+            out[category] = (sum(1 for i in ids if counts.get(i)), len(ids))
+        return out
+
+    def _counts(self, category: str) -> dict[str, int]:
+        if category == "events":
+            return {e: t["sent"] for e, t in self.events.items()}
+        return dict(getattr(self, category))
+
+    def uncovered(self, category: str) -> list[str]:
+        counts = self._counts(category)
+        return [i for i in self.declared()[category] if not counts.get(i)]
+
+    def merge(self, other: Coverage) -> None:
+        for name in ("states", "transitions", "rejections", "reasons", "rules"):
+            getattr(self, name).update(getattr(other, name))
+        for event, tally in other.events.items():
+            self.events.setdefault(event, Tally()).update(tally)
+        self.steps += other.steps
+        self.examples += other.examples
+
+    def to_json(self) -> dict[str, Any]:
+        declared = self.declared()
+        data: dict[str, Any] = {
+            "format": FORMAT,
+            "system": self.system.name,
+            "examples": self.examples,
+            "steps": self.steps,
+        }
+        for category in ("states", "transitions", "rejections", "reasons", "rules"):
+            counts = getattr(self, category)
+            ids = declared[category]
+            extra = [k for k in counts if k not in ids]
+            data[category] = {i: counts.get(i, 0) for i in [*ids, *extra]}
+        data["events"] = {e: {k: self.events.get(e, Tally()).get(k, 0)
+                              for k in ("sent", "accepted", "rejected")}
+                          for e in declared["events"]}
+        data["uncovered"] = {c: self.uncovered(c) for c in declared}
+        data["totals"] = {c: {"covered": a, "declared": b}
+                          for c, (a, b) in self.summary().items()}
+        return data
+
+    def write(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+        return path
+
+
+def _rule_key(rule_id: str) -> tuple[str, int, str]:
+    digits = "".join(c for c in rule_id if c.isdigit())
+    return (rule_id.rstrip("0123456789"), int(digits) if digits else 0, rule_id)

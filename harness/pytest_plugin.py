@@ -1,0 +1,129 @@
+"""pytest plugin: run the authspec conformance check inside a team's own test suite.
+
+Installed with authspec (entry point ``pytest11: authspec``). Two ways to use it:
+
+The ``authspec_check`` fixture, in any test::
+
+    def test_our_bank_conforms(authspec_check):
+        result = authspec_check(backend="ourbank.testing:make_adapter", max_seconds=20)
+        assert result.coverage.summary()["transitions"][0] > 0
+
+It runs the check and fails the test with the minimal trace (plain text, secrets masked)
+on a nonconformance or a backend error; it returns the ``CheckResult`` on a pass.
+
+The ``--authspec-backend`` option, with no test to write: it adds one test item per
+backend named (the option may be repeated), ``authspec[<backend>]``::
+
+    pytest --authspec-backend bank --authspec-max-seconds 20 --junitxml=report.xml -n 2
+
+Budget options (``--authspec-examples``, ``--authspec-steps``, ``--authspec-max-seconds``,
+``--authspec-seed``, ``--authspec-database``, ``--authspec-specs``) apply to both. JUnit
+XML and pytest-xdist work as for any test: each item is self-contained (its own backend,
+model and output folder), so items can run on different workers.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from .run import CheckOptions, CheckResult, check
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("authspec", "authspec conformance checks")
+    group.addoption("--authspec-backend", action="append", default=[],
+                    help="add a conformance test of this backend (module:factory or a "
+                         "registered name); may be repeated")
+    group.addoption("--authspec-specs", default=None, help="spec folder")
+    group.addoption("--authspec-examples", type=int, default=None, help="test cases")
+    group.addoption("--authspec-steps", type=int, default=None, help="rules per test case")
+    group.addoption("--authspec-max-seconds", type=float, default=None,
+                    help="exploration budget per check")
+    group.addoption("--authspec-seed", type=int, default=None, help="seed")
+    group.addoption("--authspec-database", default=None,
+                    help="example database: directory or redis:// URL (default: none)")
+
+
+def _options(config: pytest.Config, backend: str, out: Path,
+             overrides: dict[str, Any]) -> CheckOptions:
+    values: dict[str, Any] = {
+        "backend": backend,
+        "specs": config.getoption("--authspec-specs"),
+        "database": config.getoption("--authspec-database"),
+        "seed": config.getoption("--authspec-seed"),
+        "out": str(out),
+    }
+    for name in ("examples", "steps", "max_seconds"):
+        value = config.getoption(f"--authspec-{name.replace('_', '-')}")
+        if value is not None:
+            values[name] = value
+    values.update(overrides)
+    return CheckOptions(**values)
+
+
+def describe(result: CheckResult, options: CheckOptions) -> str:
+    """The report of a check as plain text (what ``authspec check`` prints)."""
+    from .commands import print_result
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=120, no_color=True, highlight=False)
+    print_result(console, result, options, show_coverage=False)
+    return buffer.getvalue()
+
+
+def run_and_judge(options: CheckOptions) -> CheckResult:
+    result = check(options)
+    if result.status != "pass":
+        pytest.fail(describe(result, options), pytrace=False)
+    return result
+
+
+@pytest.fixture
+def authspec_check(request: pytest.FixtureRequest,
+                   tmp_path: Path) -> Callable[..., CheckResult]:
+    """Run a conformance check; fail the test on a nonconformance or backend error."""
+
+    def run(backend: str | None = None, **overrides: Any) -> CheckResult:
+        names = request.config.getoption("--authspec-backend")
+        name = backend or (names[0] if names else None)
+        if not name:
+            raise pytest.UsageError("authspec_check needs backend=... or --authspec-backend")
+        return run_and_judge(_options(request.config, name, tmp_path / "authspec", overrides))
+
+    return run
+
+
+class AuthspecItem(pytest.Item):
+    """One conformance check, added by ``--authspec-backend``."""
+
+    def __init__(self, *, backend: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.backend = backend
+
+    def runtest(self) -> None:
+        out = Path(str(self.config.rootpath)) / ".authspec" / "pytest" / _slug(self.backend)
+        run_and_judge(_options(self.config, self.backend, out, {}))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        return str(excinfo.value)
+
+    def reportinfo(self) -> tuple[str, int | None, str]:
+        return "authspec", None, f"conformance of {self.backend}"
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    for backend in config.getoption("--authspec-backend"):
+        items.append(AuthspecItem.from_parent(session, name=f"authspec[{backend}]",
+                                              backend=backend))

@@ -1,0 +1,252 @@
+"""What the user sees of a check: the trace, the coverage and the replay file.
+
+``render_trace`` prints the minimal failing trace as numbered steps (event, parameters with
+secrets masked unless asked, expected vs actual, rule IDs) followed by the clause (Chinese)
+and reading (English) of each rule the divergent step cites, from the spec's catalogue.
+Runs of identical steps (the repeat rule) print as one line ``12-1011. ... x1000``.
+
+``write_replay`` writes the same trace as a pytest file that replays it step by step
+against a backend and fails at the divergent step (secrets in clear: they are needed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from authspec.model import Outcome
+from authspec.model.ir import System
+
+from .coverage import Coverage
+from .machine import Failure, Step
+
+MASK = "\u2022" * 6
+
+
+# -- steps ------------------------------------------------------------------------------------
+
+
+def group_steps(steps: Sequence[Step]) -> list[tuple[Step, int]]:
+    """Consecutive identical steps (same event, parameters and answers) as (first, count)."""
+    groups: list[tuple[Step, int]] = []
+    for step in steps:
+        if groups:
+            first, count = groups[-1]
+            if (first.event == step.event and first.params == step.params
+                    and first.expected.accepted == step.expected.accepted
+                    and first.expected.reason == step.expected.reason
+                    and first.expected.transitions == step.expected.transitions
+                    and first.actual == step.actual and first.conforms and step.conforms):
+                groups[-1] = (first, count + 1)
+                continue
+        groups.append((step, 1))
+    return groups
+
+
+def format_params(system: System, step: Step, *, show_secrets: bool = False) -> str:
+    event = system.event(step.event)
+    parts = []
+    for param in event.params:
+        if param.name not in step.params:
+            continue
+        value = step.params[param.name]
+        if param.secret and not show_secrets:
+            hint = step.hints.get(param.name, "")
+            text = f"{MASK}\u27e8{hint}\u27e9" if hint else MASK
+        else:
+            text = repr(value)
+        parts.append(f"{param.name}={text}")
+    return ", ".join(parts)
+
+
+def describe_outcome(outcome: Outcome) -> str:
+    if outcome.accepted:
+        return f"accepted via {', '.join(outcome.transitions)}"
+    by = outcome.rejection or "no transition (otherwise)"
+    return f"rejected({outcome.reason}) by {by}"
+
+
+def trace_lines(system: System, failure: Failure, *, show_secrets: bool = False) -> list[str]:
+    """The trace as plain numbered lines (no markup)."""
+    lines = []
+    groups = group_steps(failure.steps)
+    for number, (step, count) in enumerate(groups, start=1):
+        last = number == len(groups)
+        span = f"{step.index}" if count == 1 else f"{step.index}-{step.index + count - 1}"
+        times = f" \u00d7{count}" if count > 1 else ""
+        params = format_params(system, step, show_secrets=show_secrets)
+        lines.append(f"{span:>9}. {step.event}({params}){times}")
+        rules = " ".join(step.expected.rules) or "-"
+        if last:
+            lines.append(f"           expected: {describe_outcome(step.expected)}  [{rules}]")
+            actual = "no answer" if step.actual is None else str(step.actual)
+            lines.append(f"           actual:   {actual}   \u2717 {failure.kind}")
+        else:
+            lines.append(f"           -> {step.actual}  [{rules}]")
+    return lines
+
+
+def rule_lines(system: System, rules: Iterable[str]) -> list[str]:
+    lines = []
+    for rule_id in dict.fromkeys(rules):
+        rule = system.catalogue.rule(rule_id)
+        if rule is not None:
+            lines.append(f"  {rule.id}  {rule.clause}")
+            lines.append(f"       {rule.reading}")
+            continue
+        question = system.catalogue.question(rule_id)
+        if question is not None:
+            assumption = next((a for a in system.assumptions if a.question == rule_id), None)
+            lines.append(f"  {question.id}  {question.text}")
+            if assumption is not None:
+                lines.append(f"       assumed: {assumption.choice.en}")
+    return lines
+
+
+def render_failure(console: Console, system: System, failure: Failure, *,
+                   show_secrets: bool = False) -> None:
+    last = failure.last
+    console.print(f"[bold red]Minimal failing trace[/] ({len(failure.steps)} steps, "
+                  f"{len(group_steps(failure.steps))} lines):")
+    for line in trace_lines(system, failure, show_secrets=show_secrets):
+        style = "red" if "\u2717" in line else None
+        console.print(escape(line), style=style, highlight=False)
+    console.print(f"[bold]Divergence at step {last.index}[/] ({last.event}): "
+                  f"{escape(failure.detail)}")
+    for difference in failure.differences:
+        console.print(f"  - {escape(difference)}")
+    rules = failure.rules or last.expected.rules
+    if rules:
+        console.print("[bold]Rules at stake:[/]")
+        for line in rule_lines(system, rules):
+            console.print(escape(line), highlight=False)
+
+
+def render_steps(console: Console, system: System, steps: Sequence[Step], *,
+                 show_secrets: bool = False) -> None:
+    """Steps of an aborted run (backend error): the last one had no answer."""
+    for step, count in group_steps(steps):
+        span = f"{step.index}" if count == 1 else f"{step.index}-{step.index + count - 1}"
+        times = f" \u00d7{count}" if count > 1 else ""
+        answer = "no answer" if step.actual is None else str(step.actual)
+        console.print(escape(f"{span:>9}. {step.event}("
+                             f"{format_params(system, step, show_secrets=show_secrets)}){times}"
+                             f" -> {answer}"), highlight=False)
+
+
+# -- coverage ---------------------------------------------------------------------------------
+
+
+def coverage_summary(coverage: Coverage) -> str:
+    parts = []
+    for category, (covered, declared) in coverage.summary().items():
+        parts.append(f"{category} {covered}/{declared}")
+    return ", ".join(parts)
+
+
+def render_coverage(console: Console, coverage: Coverage, *, limit: int = 12) -> None:
+    table = Table(title="Coverage", show_edge=False, header_style="bold")
+    table.add_column("")
+    table.add_column("covered", justify="right")
+    table.add_column("declared", justify="right")
+    table.add_column("never exercised")
+    for category, (covered, declared) in coverage.summary().items():
+        missing = coverage.uncovered(category)
+        shown = ", ".join(missing[:limit]) + (f", ... (+{len(missing) - limit})"
+                                             if len(missing) > limit else "")
+        table.add_row(category, str(covered), str(declared), escape(shown))
+    console.print(table)
+
+
+# -- replay files -----------------------------------------------------------------------------
+
+
+def _literal(value: Any) -> str:
+    return repr(value)
+
+
+def _expected_text(outcome: Outcome) -> str:
+    return "accepted" if outcome.accepted else f"rejected({outcome.reason})"
+
+
+def replay_source(system: System, failure: Failure, backend: str,
+                  specs: str | None) -> str:
+    """The text of a pytest file replaying ``failure`` against ``backend``."""
+    last = failure.last
+    rules = " ".join(failure.rules or last.expected.rules)
+    header = [
+        '"""Replay of a nonconformance found by ``authspec check`` (generated file).',
+        "",
+        f"Spec: {system.name}",
+        f"Backend: {backend} (override with AUTHSPEC_REPLAY_BACKEND=module:factory)",
+        f"Divergence at step {last.index} ({last.event}): {failure.detail}",
+        f"Rules: {rules}",
+        "",
+        "Secret parameters are written in clear here: they are needed to replay.",
+        '"""',
+        "",
+        "import os",
+        "",
+        "from authspec.harness.replay import Replayer",
+        "",
+        f"BACKEND = os.environ.get('AUTHSPEC_REPLAY_BACKEND', {backend!r})",
+        f"SPECS = {specs!r}",
+        "",
+        "",
+        "def test_replay():",
+        "    replay = Replayer(BACKEND, SPECS)",
+        "    try:",
+    ]
+    body = []
+    groups = group_steps(failure.steps)
+    for number, (step, count) in enumerate(groups, start=1):
+        params = "{" + ", ".join(f"{k!r}: {_literal(v)}" for k, v in step.params.items()) + "}"
+        expected = _expected_text(step.expected)
+        if count == 1:
+            body.append(f"        replay.step({step.index}, {step.event!r}, {params}, "
+                        f"{expected!r})")
+        else:
+            body.append(f"        replay.repeat({step.index}, {count}, {step.event!r}, "
+                        f"{params}, {expected!r})")
+        if number == len(groups) and failure.kind == "observation":
+            view = json.dumps(failure_view(failure), ensure_ascii=False)
+            body.append(f"        replay.expect_observation({step.index}, {view})")
+    if failure.kind == "invariant":
+        body.append("        # The model itself broke an invariant here: a spec problem, "
+                    "not the backend's.")
+    footer = ["    finally:", "        replay.close()", ""]
+    return "\n".join(header + body + footer)
+
+
+def failure_view(failure: Failure) -> dict[str, Any]:
+    return {"states": dict(failure.view.get("states", {})),
+            "variables": dict(failure.view.get("variables", {}))}
+
+
+def replay_name(failure: Failure, backend: str) -> str:
+    digest = hashlib.sha256()
+    digest.update(backend.encode())
+    for step in failure.steps:
+        digest.update(json.dumps([step.event, sorted(step.params.items(), key=str)],
+                                 default=str).encode())
+    return f"replay_{digest.hexdigest()[:12]}.py"
+
+
+def write_replay(out: str | Path, system: System, failure: Failure, backend: str,
+                 specs: str | None) -> Path:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / replay_name(failure, backend)
+    path.write_text(replay_source(system, failure, backend, specs), encoding="utf-8")
+    return path
+
+
+def params_repr(params: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in params.items())

@@ -1,0 +1,214 @@
+"""A roadmap of the spec's state space, for jumping to deep states at the start of a run.
+
+Random steps rarely reach a state five or six well-chosen steps deep (an OTP card issued,
+activated and paid with; a U-key with its driver but no certificate). The roadmap explores
+the *model* breadth first from its initial state, taking every transition it can make
+fire (parameters found by ``Analysis.repair`` from deterministic defaults), and keeps the
+first concrete state reached for each abstract state (machine states, and the bool and
+enum variables). For a *goal* (a transition or a rejection of the spec), ``find`` returns
+the shortest path of concrete steps from the initial state to a state where the goal can
+be made to happen.
+
+The roadmap depends only on the spec (never on the run so far), so the steps it gives are
+a pure function of the goal drawn by Hypothesis: replays and shrinking stay deterministic.
+It is built lazily, as goals are asked for, within ``max_nodes`` states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from authspec.model import Executable, Snapshot
+from authspec.model.ir import System
+
+from .strategies import Analysis, Memory, candidates
+
+
+@dataclass(frozen=True)
+class Goal:
+    """Make ``element`` (a transition or rejection id) decide an ``event``."""
+
+    kind: str  # "transition" | "rejection"
+    id: str
+    event: str
+
+
+@dataclass(frozen=True)
+class _Node:
+    snapshot: Snapshot
+    parent: int | None
+    step: tuple[str, dict[str, Any], int] | None  # event, parameters, times
+    depth: int
+
+
+def goals_of(system: System) -> list[Goal]:
+    """Every transition and rejection of the system, in spec order."""
+    goals = [Goal("transition", t.id, t.event) for t in system.transitions]
+    goals.extend(Goal("rejection", r.id, r.event) for r in system.rejections)
+    return goals
+
+
+class Roadmap:
+    """See the module docstring."""
+
+    def __init__(self, system: System, analysis: Analysis, *, max_nodes: int = 1500,
+                 max_depth: int = 12, repeat_cap: int = 5000):
+        self.system = system
+        self.repeat_cap = repeat_cap
+        self.analysis = analysis
+        self.model = Executable(system)
+        self.max_nodes = max_nodes
+        self.max_depth = max_depth
+        self._ints = [v.qualified for v in system.variables if v.type.kind in ("int", "str")]
+        root = _Node(self.model.snapshot(), None, None, 0)
+        self.nodes: list[_Node] = [root]
+        self._seen = {self._key()}
+        self._expanded = 0  # nodes [0, _expanded) have their children
+        self._found: dict[str, int | None] = {}
+        self._counted: set[Any] = set()
+        self.goals = goals_of(system)
+
+    def _key(self) -> tuple[Any, ...]:
+        model = self.model
+        return (tuple(model.states[m.name] for m in self.system.machines),
+                tuple(value for name, value in model.values.items()
+                      if name not in self._ints))
+
+    # -- building ----------------------------------------------------------------------------
+    def defaults(self, event: str, options: Mapping[str, list[Any]]) -> dict[str, Any]:
+        """Starting parameters: false, the first enum value, the first candidate; the
+        repair then changes only what the goal needs."""
+        return {name: (False if values and isinstance(values[0], bool)
+                       else values[0] if values else "")
+                for name, values in options.items()}
+
+    def _expand(self, index: int) -> None:
+        node = self.nodes[index]
+        if node.depth >= self.max_depth:
+            return
+        model, analysis = self.model, self.analysis
+        for event in analysis.events:
+            model.restore(node.snapshot)
+            if not analysis.may_accept(model, event):
+                continue
+            states = model.states
+            targets = [t.element.id for t in analysis.transitions[event] if t.applies(states)]
+            for target in targets:
+                model.restore(node.snapshot)
+                options = candidates(analysis, model, event, Memory())
+                params = analysis.repair(model, event, self.defaults(event, options), options,
+                                         target=frozenset({target}))
+                if analysis.score(model, event, params, frozenset({target})):
+                    continue
+                outcome = model.step(event, params)
+                if not outcome.accepted:
+                    continue
+                key = self._key()
+                if key in self._seen or len(self.nodes) >= self.max_nodes:
+                    continue
+                self._seen.add(key)
+                self.nodes.append(_Node(model.snapshot(), index, (event, params, 1),
+                                        node.depth + 1))
+        self._expand_counters(index, node)
+        model.restore(node.snapshot)
+
+    def _expand_counters(self, index: int, node: _Node) -> None:
+        """Children reached by repeating a counting step until the abstract state changes
+        (e.g. the 1000th use of a card), within ``repeat_cap`` steps: the state one step
+        before the change and the state after it. Done from the first node (breadth
+        first) where each counter can count, as it costs a thousand model steps."""
+        model, analysis = self.model, self.analysis
+        for counter in analysis.counters:
+            if counter in self._counted:
+                continue
+            model.restore(node.snapshot)
+            if (model.states[counter.machine] not in counter.sources
+                    or not analysis.may_accept(model, counter.event)):
+                continue
+            counts = counter.remaining(model.values, model.states)
+            if not counts:
+                continue
+            target = frozenset(counter.transitions)
+            options = candidates(analysis, model, counter.event, Memory())
+            params = analysis.repair(model, counter.event,
+                                     self.defaults(counter.event, options), options,
+                                     target=target)
+            if analysis.score(model, counter.event, params, target):
+                continue
+            self._counted.add(counter)
+            start = self._key()
+            before = model.snapshot()
+            for times in range(1, min(max(counts), self.repeat_cap) + 1):
+                if not model.step(counter.event, params).accepted:
+                    break
+                key = self._key()
+                if key != start:
+                    if times > 1:
+                        self.nodes.append(_Node(before, index,
+                                                (counter.event, params, times - 1),
+                                                node.depth + 1))
+                    if key not in self._seen:
+                        self._seen.add(key)
+                        self.nodes.append(_Node(model.snapshot(), index,
+                                                (counter.event, params, times),
+                                                node.depth + 1))
+                    break
+                before = model.snapshot()
+
+    def _node(self, index: int) -> bool:
+        """Make sure node ``index`` exists (expanding breadth first); False if it cannot."""
+        while index >= len(self.nodes) and self._expanded < len(self.nodes):
+            self._expand(self._expanded)
+            self._expanded += 1
+        return index < len(self.nodes)
+
+    # -- queries -----------------------------------------------------------------------------
+    def achievable(self, goal: Goal) -> bool:
+        """Whether ``goal`` can happen in the roadmap model's current state."""
+        model, analysis = self.model, self.analysis
+        states = model.states
+        if goal.kind == "rejection":
+            if not any(r.element.id == goal.id and r.applies(states)
+                       for r in analysis.rejections[goal.event]):
+                return False
+        elif not any(t.element.id == goal.id and t.applies(states)
+                     for t in analysis.transitions[goal.event]):
+            return False
+        options = candidates(analysis, model, goal.event, Memory())
+        start = self.defaults(goal.event, options)
+        if goal.kind == "rejection":
+            params = analysis.repair(model, goal.event, start, options, refuse_by=goal.id)
+            return analysis.refusal_score(model, goal.event, params, goal.id) == 0
+        target = frozenset({goal.id})
+        params = analysis.repair(model, goal.event, start, options, target=target)
+        return analysis.score(model, goal.event, params, target) == 0
+
+    def find(self, goal: Goal) -> int | None:
+        """The index of the first node (breadth first) where ``goal`` is achievable."""
+        if goal.id in self._found:
+            return self._found[goal.id]
+        found = None
+        index = 0
+        while self._node(index):
+            self.model.restore(self.nodes[index].snapshot)
+            if self.achievable(goal):
+                found = index
+                break
+            index += 1
+        self._found[goal.id] = found
+        return found
+
+    def path(self, index: int) -> list[tuple[str, dict[str, Any], int]]:
+        """The concrete steps from the initial state to node ``index``."""
+        steps = []
+        node: _Node | None = self.nodes[index]
+        while node is not None and node.step is not None:
+            steps.append(node.step)
+            node = self.nodes[node.parent] if node.parent is not None else None
+        return steps[::-1]
+
+    def route(self, goal: Goal) -> list[tuple[str, dict[str, Any], int]] | None:
+        index = self.find(goal)
+        return None if index is None else self.path(index)

@@ -1,0 +1,296 @@
+"""Run a conformance check: load the spec, start the backend, let Hypothesis explore.
+
+``check(options)`` returns a ``CheckResult`` (pass, fail or error) with the coverage, the
+minimal failing trace or the backend error, and writes ``coverage.json`` and, on failure,
+``replay_<hash>.py`` into ``options.out``. Exit codes: 0 pass, 1 nonconformance, 2 usage
+or backend error.
+
+Budget: ``examples`` test cases of at most ``steps`` rules each, stopped early after
+``max_seconds`` of exploration; shrinking a failure gets ``shrink_seconds`` more. With a
+``seed`` the run is deterministic (given the same example database contents). Failures
+are saved in the Hypothesis example database (a directory, or Redis for ``redis://``
+URLs) under a key made of the spec's digest and the backend's name, and replayed first on
+the next run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import unittest
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
+from hypothesis.errors import Flaky
+from hypothesis.stateful import get_state_machine_test
+
+from authspec.model import SpecErrors, load
+from authspec.model.ir import System
+
+from .backends import Backend, BackendFailure, BackendNotFound, open_backend
+from .coverage import Coverage
+from .machine import (
+    BackendAbort,
+    Failure,
+    Nonconformance,
+    RunConfig,
+    RunOver,
+    RunState,
+    Step,
+    build_machine,
+    class_name,
+    minimise,
+    sweep,
+)
+from .report import write_replay
+from .roadmap import Goal
+
+DEFAULT_EXAMPLES = 150
+DEFAULT_STEPS = 60
+DEFAULT_MAX_SECONDS = 40.0
+DEFAULT_SHRINK_SECONDS = 12.0
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_DATABASE = ".authspec/examples"
+DEFAULT_OUT = "authspec-out"
+
+
+class UsageError(Exception):
+    """A problem with what was asked (exit 2): bad option, unloadable spec, unknown backend."""
+
+
+@dataclass
+class CheckOptions:
+    backend: str
+    specs: str | None = None
+    examples: int = DEFAULT_EXAMPLES
+    steps: int = DEFAULT_STEPS
+    max_seconds: float | None = DEFAULT_MAX_SECONDS
+    shrink_seconds: float | None = DEFAULT_SHRINK_SECONDS
+    seed: int | None = None
+    database: str | None = DEFAULT_DATABASE  # directory, redis://..., or None/"none"
+    out: str | None = DEFAULT_OUT
+    timeout: float | None = DEFAULT_TIMEOUT
+    observe: bool = True
+    repair: bool = True  # steer parameters towards acceptance
+    repeat: bool = True  # the repeat rule for counters
+    roadmap: bool = True  # goals: jump to deep states (and the sweep)
+    sweep: bool = True  # make every transition and rejection happen once first
+    show_secrets: bool = False
+
+
+@dataclass
+class CheckResult:
+    status: str  # "pass" | "fail" | "error"
+    backend: str
+    system: System | None
+    coverage: Coverage | None
+    elapsed: float
+    examples: int = 0
+    steps: int = 0
+    failure: Failure | None = None
+    time_to_failure: float | None = None
+    error: BackendFailure | None = None
+    error_steps: tuple[Step, ...] = ()
+    usage: str | None = None
+    stopped: str | None = None  # why exploration ended early
+    notes: list[str] = field(default_factory=list)
+    replay_path: Path | None = None
+    coverage_path: Path | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return {"pass": 0, "fail": 1}.get(self.status, 2)
+
+
+def open_database(spec: str | None) -> ExampleDatabase | None:
+    """A Hypothesis example database from a directory path or a ``redis://`` URL."""
+    if spec is None or spec.lower() in ("", "none", "off"):
+        return None
+    if spec.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            import redis
+            from hypothesis.extra.redis import RedisExampleDatabase
+        except ImportError as error:
+            raise UsageError(f"a Redis database needs the redis package: {error}") from error
+        client = redis.Redis.from_url(spec)
+        try:
+            client.ping()
+        except Exception as error:
+            raise UsageError(f"cannot reach Redis at {spec}: {error}") from error
+        return RedisExampleDatabase(client, key_prefix=b"authspec:")
+    return DirectoryBasedExampleDatabase(spec)
+
+
+def hypothesis_settings(options: CheckOptions,
+                        database: ExampleDatabase | None) -> settings:
+    return settings(
+        max_examples=options.examples,
+        stateful_step_count=options.steps,
+        deadline=None,
+        database=database,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+        verbosity=Verbosity.quiet,
+        print_blob=False,
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
+    )
+
+
+def check(options: CheckOptions, *,
+          on_progress: Callable[[RunState], None] | None = None,
+          system: System | None = None) -> CheckResult:
+    """Run one conformance check (see the module docstring)."""
+    started = time.monotonic()
+
+    def usage(message: str) -> CheckResult:
+        return CheckResult("error", options.backend, system, None,
+                           time.monotonic() - started, usage=message)
+
+    if options.examples < 1 or options.steps < 1:
+        return usage("--examples and --steps must be at least 1")
+    if system is None:
+        try:
+            system = load(options.specs)
+        except SpecErrors as errors:
+            return usage(f"the spec does not load:\n{errors}")
+    try:
+        database = open_database(options.database)
+    except UsageError as error:
+        return usage(str(error))
+    try:
+        backend = open_backend(options.backend, system, options.specs,
+                               timeout=options.timeout)
+    except BackendNotFound as error:
+        return usage(str(error))
+    except BackendFailure as error:
+        return CheckResult("error", options.backend, system, None,
+                           time.monotonic() - started, error=error)
+    try:
+        return _run(options, system, backend, database, on_progress, started)
+    finally:
+        backend.close()
+
+
+SWEEP_KEY = b"authspec-sweep:"
+
+
+def _hypothesis(run: RunState, options: CheckOptions, database: ExampleDatabase | None,
+                phases: tuple[Phase, ...], pinned: Goal | None = None) -> Failure | None:
+    """One Hypothesis run of the generated machine: the minimal failure, or None.
+
+    ``BackendAbort`` and ``RunOver`` propagate to the caller."""
+    machine = build_machine(run, options.backend, seed=options.seed, pinned=pinned)
+    config = hypothesis_settings(options, database)
+    test = get_state_machine_test(machine, settings=settings(config, phases=phases))
+    try:
+        test()
+    except unittest.SkipTest:  # nothing saved to replay
+        return None
+    except Nonconformance as error:
+        return error.failure
+    except Flaky as error:
+        failure = run.best_failure()
+        if failure is not None:
+            run.notes.append("the failure did not reproduce on replay (a flaky backend?): "
+                             f"{type(error).__name__}")
+        return failure
+    return None
+
+
+def _sweep_key(options: CheckOptions, system: System) -> bytes:
+    return SWEEP_KEY + class_name(system, options.backend).encode()
+
+
+def _recorded_goal(database: ExampleDatabase | None, key: bytes,
+                   goals: list[Goal]) -> Goal | None:
+    if database is None:
+        return None
+    by_id = {g.id: g for g in goals}
+    for value in database.fetch(key):
+        goal = by_id.get(value.decode("utf-8", "replace"))
+        if goal is not None:
+            return goal
+    return None
+
+
+def _run(options: CheckOptions, system: System, backend: Backend,
+         database: ExampleDatabase | None, on_progress: Callable[[RunState], None] | None,
+         started: float) -> CheckResult:
+    config = RunConfig(observe=options.observe, max_seconds=options.max_seconds,
+                       shrink_seconds=options.shrink_seconds, repair=options.repair,
+                       repeat=options.repeat, roadmap=options.roadmap)
+    run = RunState(system, backend, config)
+    run.on_progress = on_progress
+    result = CheckResult("pass", options.backend, system, run.coverage, 0.0)
+    key = _sweep_key(options, system)
+    goals = run.roadmap.goals
+    explore = (Phase.generate, Phase.target, Phase.shrink)
+    failure: Failure | None = None
+    try:
+        # 1. Saved failures first: a goal the sweep once failed on, then Hypothesis's own.
+        recorded = _recorded_goal(database, key, goals)
+        if recorded is not None:
+            run.phase = "replay"
+            found = sweep(run, [recorded])
+            if found is not None:
+                failure = found[0]
+            elif database is not None:
+                database.delete(key, recorded.id.encode())
+        if failure is None and database is not None:
+            run.phase = "replay"
+            failure = _hypothesis(run, options, database, (Phase.reuse, Phase.shrink))
+        # 2. The sweep: every transition and rejection once, along its shortest route.
+        if failure is None and options.sweep and config.roadmap:
+            run.phase = "sweep"
+            found = sweep(run)
+            if found is not None:
+                failure, goal = found
+                if database is not None:
+                    database.save(key, goal.id.encode())
+        # 3. Exploration.
+        if failure is None:
+            run.phase = "explore"
+            failure = _hypothesis(run, options, database, explore)
+    except BackendAbort as abort:
+        if run.failures:  # the backend failed while a failure was being shrunk
+            failure = run.best_failure()
+            run.notes.append(f"the backend failed while shrinking: {abort.error}")
+        else:
+            result.status, result.error, result.error_steps = "error", abort.error, abort.steps
+    except RunOver as over:
+        if run.failures:
+            failure = run.best_failure()
+            run.notes.append(f"{over.why}: Hypothesis stopped shrinking early; steps the "
+                             "failure does not need were then deleted one by one")
+        else:
+            result.stopped = over.why
+    if failure is not None and options.shrink_seconds and result.status != "error":
+        # Last, delete the steps the failure does not need.
+        run.phase = "shrink"
+        with contextlib.suppress(BackendAbort, RunOver):
+            failure = minimise(run, failure, seconds=options.shrink_seconds / 2)
+    if failure is not None:
+        result.status, result.failure = "fail", failure
+    result.notes.extend(run.notes)
+    result.elapsed = time.monotonic() - started
+    result.examples, result.steps = run.examples, run.steps
+    if run.first_failure_at is not None:
+        result.time_to_failure = run.first_failure_at - run.started
+    if options.out:
+        out = Path(options.out)
+        result.coverage_path = run.coverage.write(out / "coverage.json")
+        if result.failure is not None:
+            specs = str(Path(options.specs).resolve()) if options.specs else None
+            result.replay_path = write_replay(out, system, result.failure, options.backend,
+                                              specs)
+    return result
+
+
+def check_many(backends: list[str], make_options: Callable[[str], CheckOptions],
+               **kwargs: Any) -> list[CheckResult]:
+    """Run ``check`` for each backend in turn."""
+    return [check(make_options(name), **kwargs) for name in backends]

@@ -1,0 +1,707 @@
+"""Hypothesis strategies for event parameters, derived from the IR and the model's state.
+
+Nothing here knows the bank: every value comes from the declared domains, the policies,
+the guards of the spec and the current values of the model.
+
+Integers
+    Drawn mostly at boundaries: the type's ``min``/``max`` and, for every comparison in a
+    guard of the event that involves the parameter, the value where the comparison flips
+    and its two neighbours (c-1, c, c+1). The comparison is solved at run time against the
+    model's current values, so ``spent + amount < 30000`` yields the amount *remaining*
+    (remaining-1, remaining, remaining+1), and ``amount <= 100`` yields 99/100/101.
+Strings
+    From each policy the parameter names: conforming values (lengths min, max, between),
+    lengths min-1 and max+1, one value missing each required character class, values
+    holding a forbidden character, the empty string; and from the model: the current
+    value of every string variable (e.g. the right password), its case-swapped variant,
+    near misses (one character changed, dropped or added) and the earlier values of those
+    variables in this run (old passwords).
+Booleans and enumerations
+    Every value.
+
+``Analysis`` also derives, from the guards, what is needed to steer a run (see
+machine.py): whether an event can possibly be accepted now, a *repair* that changes drawn
+parameters one at a time until the model accepts them (so deep states are reached while
+the drawn values stay as they were wherever they do not matter), and the *counters*:
+variables a transition increments by a constant and a guard compares, for the repeat rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from hypothesis import strategies as st
+
+from authspec.model import Executable
+from authspec.model.expr import (
+    Binary,
+    Evaluator,
+    Lit,
+    Node,
+    ParamRef,
+    VarRef,
+    char_class_test,
+    compile_expr,
+    unparse,
+    walk,
+)
+from authspec.model.ir import CHAR_CLASSES, Event, Param, Policy, Rejection, System, Transition
+
+_COMPARISONS = frozenset({"<", "<=", ">", ">=", "==", "!="})
+#: Weight of one false conjunct of the guard a repair aims at (see ``Analysis.score``).
+MISS = 100
+
+#: Sample characters of each class (every one satisfies ``char_class_test`` of its class).
+CLASS_CHARS: dict[str, str] = {
+    "digit": "0123456789",
+    "lower": "abcdefghijklmnopqrstuvwxyz",
+    "upper": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "letter": "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "space": " ",
+    "punct": "!#$%&*+-./:;<=>?@_~'\"()[]^`{|}\\,",
+    "other": "\u00e9\u00fc\u4e2d\u6587\u20ac\t",
+}
+_UNIVERSE = "".join(dict.fromkeys("".join(CLASS_CHARS[c] for c in CHAR_CLASSES)))
+
+#: Relative weights of the string categories (known values of the model weigh more).
+STRING_WEIGHTS: dict[str, int] = {
+    "current": 4, "swapcase": 2, "history": 2, "near": 1,
+    "conforming": 3, "too_short": 1, "too_long": 1, "missing": 1, "forbidden": 1,
+    "empty": 1, "text": 1,
+}
+
+
+# -- linear boundaries of guards -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Linear:
+    """One comparison ``left op right`` of a guard, seen as a function of one unknown.
+
+    The unknown is a parameter (``kind == "param"``) or a variable (``"var"``); the rest
+    of the comparison reads only variables, states and constants. ``root`` solves
+    ``left - right == 0`` for the unknown at the current state, when that is linear.
+    """
+
+    kind: str
+    name: str
+    diff: Evaluator
+    source: str
+
+    def _at(self, x: int, values: Mapping[str, Any], states: Mapping[str, str]) -> Any:
+        if self.kind == "param":
+            return self.diff({self.name: x}, values, states)
+        return self.diff({}, {**values, self.name: x}, states)
+
+    def root(self, values: Mapping[str, Any], states: Mapping[str, str]) -> int | None:
+        try:
+            f0, f1, f2 = (self._at(x, values, states) for x in (0, 1, 2))
+        except Exception:  # a guard the analysis cannot evaluate alone: no boundary
+            return None
+        if not all(isinstance(f, int) and not isinstance(f, bool) for f in (f0, f1, f2)):
+            return None
+        slope = f1 - f0
+        if slope == 0 or f2 - f1 != slope:
+            return None
+        return -f0 // slope
+
+
+def _param_refs(node: Node) -> set[str]:
+    return {n.name for n in walk(node) if isinstance(n, ParamRef)}
+
+
+def _var_refs(node: Node) -> set[str]:
+    return {n.qualified for n in walk(node) if isinstance(n, VarRef)}
+
+
+def _comparisons(tree: Node | None) -> Iterable[Binary]:
+    if tree is None:
+        return ()
+    return (n for n in walk(tree) if isinstance(n, Binary) and n.op in _COMPARISONS)
+
+
+def _diff(node: Binary, policies: Mapping[str, Policy]) -> Evaluator:
+    return compile_expr(Binary(node.offset, "-", node.left, node.right), policies)
+
+
+# -- counters (for the repeat rule) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Counter:
+    """An int variable that transitions on ``event`` move by a constant ``step``."""
+
+    variable: str  # "machine.var"
+    machine: str
+    event: str
+    step: int
+    transitions: tuple[str, ...]  # ids of the transitions that move it
+    sources: frozenset[str]  # states of the machine in which one of them may fire
+    bounds: tuple[Linear, ...]  # comparisons of the variable in the event's guards
+
+    def remaining(self, values: Mapping[str, Any], states: Mapping[str, str]) -> list[int]:
+        """Repeat counts that land on and around each boundary (at least 1)."""
+        current = values[self.variable]
+        counts: set[int] = set()
+        for bound in self.bounds:
+            root = bound.root(values, states)
+            if root is None:
+                continue
+            distance, rest = divmod(root - current, self.step)
+            if distance < 0 or (distance == 0 and rest):
+                continue
+            counts.update(k for k in (distance - 1, distance, distance + 1, distance + 2)
+                          if k >= 1)
+        return sorted(counts)
+
+
+def _increment(transition: Transition, variable: str) -> int | None:
+    """The constant ``c`` if ``transition`` assigns ``variable := variable +/- c``."""
+    machine = transition.machine
+    for assignment in transition.effects:
+        if f"{machine}.{assignment.variable}" != variable:
+            continue
+        tree = assignment.value.tree
+        if not isinstance(tree, Binary) or tree.op not in ("+", "-"):
+            return None
+        left, right = tree.left, tree.right
+        if isinstance(left, VarRef) and left.qualified == variable and isinstance(right, Lit):
+            step = right.value if tree.op == "+" else -right.value
+        elif (tree.op == "+" and isinstance(right, VarRef) and right.qualified == variable
+              and isinstance(left, Lit)):
+            step = left.value
+        else:
+            return None
+        return step if isinstance(step, int) and not isinstance(step, bool) and step else None
+    return None
+
+
+# -- the analysis ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Guarded:
+    element: Transition | Rejection
+    machine: str
+    sources: frozenset[str]  # empty: any state
+    guard: Evaluator | None
+    conjuncts: tuple[Evaluator, ...] = ()  # the guard's top-level 'and' terms
+
+    def missing(self, params: Mapping[str, Any], values: Mapping[str, Any],
+                states: Mapping[str, str]) -> int:
+        """How many of the guard's conjuncts are false (0: the guard holds)."""
+        count = 0
+        for term in self.conjuncts:
+            try:
+                count += not term(params, values, states)
+            except Exception:
+                count += 1
+        return count
+
+    def applies(self, states: Mapping[str, str]) -> bool:
+        return not self.sources or states[self.machine] in self.sources
+
+    def holds(self, params: Mapping[str, Any], values: Mapping[str, Any],
+              states: Mapping[str, str]) -> bool:
+        if self.guard is None:
+            return True
+        try:
+            return bool(self.guard(params, values, states))
+        except Exception:
+            return False
+
+
+@dataclass
+class Analysis:
+    """What the harness derives once from a System (see the module docstring)."""
+
+    system: System
+    events: dict[str, Event] = field(init=False)
+    transitions: dict[str, list[_Guarded]] = field(init=False)
+    rejections: dict[str, list[_Guarded]] = field(init=False)
+    int_bounds: dict[tuple[str, str], list[Linear]] = field(init=False)
+    counters: list[Counter] = field(init=False)
+    str_variables: tuple[str, ...] = field(init=False)
+    policies: dict[str, Policy] = field(init=False)
+
+    def __post_init__(self) -> None:
+        system = self.system
+        self.policies = {p.name: p for p in system.policies}
+        self.events = {e.name: e for e in system.events}
+        self.transitions = {e: [] for e in self.events}
+        self.rejections = {e: [] for e in self.events}
+        for t in system.transitions:
+            self.transitions[t.event].append(_Guarded(
+                t, t.machine, frozenset(t.sources), self._compile(t.guard),
+                self._conjuncts(t.guard)))
+        for r in system.rejections:
+            self.rejections[r.event].append(_Guarded(
+                r, r.machine, frozenset(r.sources), self._compile(r.guard),
+                self._conjuncts(r.guard)))
+        self.str_variables = tuple(v.qualified for v in system.variables if v.type.kind == "str")
+        self.int_bounds = {}
+        for event in system.events:
+            for param in event.params:
+                if param.type.kind == "int":
+                    self.int_bounds[(event.name, param.name)] = self._param_bounds(event, param)
+        self.counters = self._find_counters()
+
+    def _compile(self, expr: Any) -> Evaluator | None:
+        return None if expr is None else compile_expr(expr.tree, self.policies)
+
+    def _conjuncts(self, expr: Any) -> tuple[Evaluator, ...]:
+        if expr is None:
+            return ()
+        terms: list[Node] = []
+        stack = [expr.tree]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, Binary) and node.op == "and":
+                stack.extend((node.right, node.left))
+            else:
+                terms.append(node)
+        return tuple(compile_expr(term, self.policies) for term in terms)
+
+    def _guards_of(self, event: str) -> list[Node]:
+        elements = [g.element for g in (*self.transitions[event], *self.rejections[event])]
+        return [e.guard.tree for e in elements if e.guard is not None]
+
+    def _param_bounds(self, event: Event, param: Param) -> list[Linear]:
+        found: dict[str, Linear] = {}
+        for tree in self._guards_of(event.name):
+            for node in _comparisons(tree):
+                if _param_refs(node) != {param.name}:
+                    continue
+                linear = Linear("param", param.name, _diff(node, self.policies), unparse(node))
+                found.setdefault(unparse(node), linear)
+        return list(found.values())
+
+    def _find_counters(self) -> list[Counter]:
+        counters: dict[tuple[str, str], Counter] = {}
+        for t in self.system.transitions:
+            for assignment in t.effects:
+                variable = f"{t.machine}.{assignment.variable}"
+                step = _increment(t, variable)
+                if step is None:
+                    continue
+                bounds: dict[str, Linear] = {}
+                for tree in self._guards_of(t.event):
+                    for node in _comparisons(tree):
+                        if _param_refs(node) or variable not in _var_refs(node):
+                            continue
+                        bounds.setdefault(unparse(node), Linear(
+                            "var", variable, _diff(node, self.policies), unparse(node)))
+                if not bounds:
+                    continue
+                key = (variable, t.event)
+                if key in counters:
+                    old = counters[key]
+                    counters[key] = Counter(variable, t.machine, t.event, old.step,
+                                            (*old.transitions, t.id),
+                                            old.sources | frozenset(t.sources),
+                                            tuple({**{b.source: b for b in old.bounds},
+                                                   **bounds}.values()))
+                else:
+                    counters[key] = Counter(variable, t.machine, t.event, step, (t.id,),
+                                            frozenset(t.sources), tuple(bounds.values()))
+        return list(counters.values())
+
+    # -- questions about the current state -------------------------------------------------
+    def may_accept(self, model: Executable, event: str) -> bool:
+        """Whether some parameters could be accepted now (judged from states alone)."""
+        states = model.states
+        if any(r.guard is None and r.applies(states) for r in self.rejections[event]):
+            return False
+        return any(t.applies(states) for t in self.transitions[event])
+
+    def score(self, model: Executable, event: str, params: Mapping[str, Any],
+              target: frozenset[str] | None = None) -> int:
+        """How far ``params`` are from being accepted (by one of ``target``): 0 when they
+        are. Each false conjunct of the closest transition's guard weighs ``MISS``, each
+        refusal that would apply weighs 1, so the repair first makes a transition fire,
+        then clears the refusals."""
+        states, values = model.states, model.values
+        bad = sum(1 for r in self.rejections[event]
+                  if r.applies(states) and r.holds(params, values, states))
+        misses = [t.missing(params, values, states) for t in self.transitions[event]
+                  if t.applies(states) and (target is None or t.element.id in target)]
+        return bad + MISS * (min(misses) if misses else MISS)
+
+    def applicable_rejections(self, model: Executable, event: str) -> list[Rejection]:
+        """The event's refusals that apply in the current states, in priority order."""
+        states = model.states
+        return [r.element for r in self.rejections[event] if r.applies(states)]  # type: ignore[misc]
+
+    def refusal_score(self, model: Executable, event: str, params: Mapping[str, Any],
+                      rejection: str) -> int:
+        """How far ``params`` are from being refused by ``rejection`` (0: they are)."""
+        states, values = model.states, model.values
+        bad = 0
+        for r in self.rejections[event]:
+            if not r.applies(states):
+                continue
+            if r.element.id == rejection:
+                return bad + MISS * r.missing(params, values, states)
+            bad += r.holds(params, values, states)
+        return bad + MISS * MISS
+
+    def repair(self, model: Executable, event: str, params: Mapping[str, Any],
+               candidates: Mapping[str, Sequence[Any]],
+               target: frozenset[str] | None = None, *,
+               refuse_by: str | None = None) -> dict[str, Any]:
+        """Change parameters one at a time, keeping each change that brings the goal
+        closer, until it is reached (or nothing helps any more). The goal: acceptance
+        (by one of the ``target`` transitions, if given), or refusal by the rejection
+        ``refuse_by``."""
+
+        def score(trial: Mapping[str, Any]) -> int:
+            if refuse_by is not None:
+                return self.refusal_score(model, event, trial, refuse_by)
+            return self.score(model, event, trial, target)
+
+        current = dict(params)
+        best = score(current)
+        for _ in range(3):
+            if best == 0:
+                break
+            improved = False
+            for name, options in candidates.items():
+                for value in options:
+                    if value == current[name]:
+                        continue
+                    trial = {**current, name: value}
+                    trial_score = score(trial)
+                    if trial_score < best:
+                        current, best, improved = trial, trial_score, True
+                        if best == 0:
+                            return current
+            if not improved:
+                break
+        return current
+
+    def int_boundaries(self, model: Executable, event: str, param: Param) -> list[int]:
+        """Boundary values of an int parameter now, inside its declared range."""
+        lo, hi = param.type.min, param.type.max
+        values: list[int] = []
+        for linear in self.int_bounds.get((event, param.name), ()):
+            root = linear.root(model.values, model.states)
+            if root is not None:
+                values.extend((root - 1, root, root + 1))
+        values.extend(v for v in (lo, hi) if v is not None)
+        if lo is not None:
+            values.append(lo + 1)
+        return [v for v in dict.fromkeys(values)
+                if (lo is None or v >= lo) and (hi is None or v <= hi)]
+
+
+@cache
+def analyse(system: System) -> Analysis:
+    """The analysis of a system (cached: systems are immutable)."""
+    return Analysis(system)
+
+
+# -- strings from policies --------------------------------------------------------------------
+
+
+def class_chars(name: str) -> str:
+    return CLASS_CHARS[name]
+
+
+def _allowed(policy: Policy) -> Callable[[str], bool]:
+    tests = [char_class_test(c) for c in policy.alphabet]
+    return lambda c: any(t(c) for t in tests)
+
+
+@dataclass(frozen=True)
+class PolicyShapes:
+    """The character sets a policy implies."""
+
+    policy: Policy
+    filler: str  # allowed characters
+    required: tuple[str, ...]  # for each required class, its allowed characters
+    forbidden: str  # characters outside the alphabet
+
+    @classmethod
+    def of(cls, policy: Policy) -> PolicyShapes:
+        allowed = _allowed(policy)
+        filler = "".join(c for c in _UNIVERSE if allowed(c))
+        required = tuple("".join(c for c in filler if char_class_test(r)(c))
+                         for r in policy.require)
+        forbidden = "".join(c for c in _UNIVERSE if not allowed(c))
+        return cls(policy, filler, required, forbidden)
+
+    def example(self, length: int, offset: int = 0) -> str:
+        """A deterministic conforming string of ``length``: required classes in turn."""
+        groups = [g for g in self.required if g] or [self.filler]
+        if length <= 0 or not groups[0]:
+            return ""
+        return "".join(groups[i % len(groups)][(offset + i // len(groups))
+                                               % len(groups[i % len(groups)])]
+                       for i in range(length))
+
+
+    def violations(self) -> list[str]:
+        """One deterministic value per way of breaking the policy: one character too
+        short, one too long, each required class missing, each forbidden class present."""
+        policy = self.policy
+        lo, hi = policy.min_length, policy.max_length
+        out = []
+        if lo > 1:
+            out.append(self.example(lo - 1))
+        out.append(self.example(hi + 1))
+        length = max(lo, 1)
+        for name in policy.require:
+            breaks = char_class_test(name)
+            keep = [g for g in ("".join(c for c in group if not breaks(c))
+                                for group in self.required) if g]
+            keep = keep or ["".join(c for c in self.filler if not breaks(c))]
+            if keep[0]:
+                out.append("".join(keep[i % len(keep)][i // len(keep) % len(keep[i % len(keep)])]
+                                   for i in range(length)))
+        for name in CHAR_CLASSES:
+            bad = [c for c in CLASS_CHARS[name] if c in self.forbidden]
+            if bad:
+                base = self.example(length)
+                out.append(bad[0] + base[1:] if base else bad[0])
+        return list(dict.fromkeys(out))
+
+
+@cache
+def shapes(policy: Policy) -> PolicyShapes:
+    return PolicyShapes.of(policy)
+
+
+def _shaped(required: Sequence[str], filler: str, length: int) -> st.SearchStrategy[str]:
+    """Strings of ``length`` holding one character of each required set, rest from filler."""
+    required = [r for r in required if r][:length] if length > 0 else []
+    rest = max(0, length - len(required))
+    if not filler:
+        filler = "".join(required) or "a"
+
+    def assemble(parts: tuple[Any, ...]) -> str:
+        *heads, body, turn = parts
+        text = "".join(heads) + body
+        turn = turn % len(text) if text else 0
+        return text[turn:] + text[:turn]
+
+    return st.tuples(*(st.sampled_from(r) for r in required),
+                     st.text(alphabet=filler, min_size=rest, max_size=rest),
+                     st.integers(0, 64)).map(assemble)
+
+
+def _lengths(lo: int, hi: int) -> st.SearchStrategy[int]:
+    return st.one_of(st.sampled_from(sorted({lo, hi})), st.integers(lo, hi))
+
+
+def policy_categories(policy: Policy) -> dict[str, st.SearchStrategy[str]]:
+    """Categories of strings for one policy: conforming, and each way of breaking it."""
+    shape = shapes(policy)
+    lo, hi = policy.min_length, policy.max_length
+    required = list(shape.required)
+    out: dict[str, st.SearchStrategy[str]] = {
+        "conforming": _lengths(lo, hi).flatmap(lambda n: _shaped(required, shape.filler, n)),
+    }
+    if lo > 0:
+        out["too_short"] = _shaped(required, shape.filler, lo - 1)
+    out["too_long"] = _shaped(required, shape.filler, hi + 1)
+    missing = []
+    for index, name in enumerate(policy.require):
+        breaks = char_class_test(name)
+        filler = "".join(c for c in shape.filler if not breaks(c))
+        if not filler:
+            continue
+        others = ["".join(c for c in chars if not breaks(c))
+                  for i, chars in enumerate(required) if i != index]
+        missing.append(_lengths(max(lo, 1), hi).flatmap(
+            lambda n, o=others, f=filler: _shaped(o, f, n)))
+    if missing:
+        out["missing"] = st.one_of(missing)
+    if shape.forbidden:
+        out["forbidden"] = _lengths(max(lo, 1), hi).flatmap(
+            lambda n: _shaped([shape.forbidden, *required], shape.filler, n))
+    out["empty"] = st.just("")
+    return out
+
+
+# -- memory of a run (one example) ------------------------------------------------------------
+
+
+@dataclass
+class Memory:
+    """What one run has seen: every value the string variables of the model have held."""
+
+    seen: dict[str, list[str]] = field(default_factory=dict)
+
+    def note(self, model: Executable, variables: Iterable[str]) -> None:
+        for name in variables:
+            value = model.values.get(name)
+            if isinstance(value, str) and value:
+                history = self.seen.setdefault(name, [])
+                if value not in history:
+                    history.append(value)
+
+    def known(self, model: Executable, variables: Iterable[str]) -> dict[str, list[str]]:
+        """Categories of known strings: current, swapcase, near, history."""
+        current = [v for name in variables
+                   if isinstance(v := model.values.get(name), str) and v]
+        current = list(dict.fromkeys(current))
+        swapped = [v.swapcase() for v in current if v.swapcase() != v]
+        near = []
+        for v in current:
+            last = v[-1]
+            near.append(v[:-1] + ("0" if last != "0" else "1"))
+            near.append(v[:-1])
+            near.append(v + v[-1])
+        history = [v for name in variables for v in self.seen.get(name, ()) if v not in current]
+        history = list(dict.fromkeys(history))
+        return {"current": current, "swapcase": swapped, "near": near, "history": history}
+
+
+# -- strategies for parameters ----------------------------------------------------------------
+
+Draw = Callable[[st.SearchStrategy[Any]], Any]
+
+
+@cache
+def index_strategy(size: int) -> st.SearchStrategy[int]:
+    return st.integers(0, size - 1)
+
+
+_BOOLS = st.booleans()
+_PICK = st.integers(0, 3)
+
+
+@cache
+def _anywhere(lo: int | None, hi: int | None) -> st.SearchStrategy[int]:
+    return st.integers(min_value=lo, max_value=hi)
+
+
+@cache
+def _enum(values: tuple[str, ...]) -> st.SearchStrategy[str]:
+    return st.sampled_from(values)
+
+
+@cache
+def _static_string_options(param: Param,
+                           policies: tuple[Policy, ...]) -> dict[str, st.SearchStrategy[str]]:
+    options: dict[str, st.SearchStrategy[str]] = {}
+    for policy in policies:
+        for category, strategy in policy_categories(policy).items():
+            key = category if category == "empty" else f"{category}:{policy.name}"
+            options.setdefault(key, strategy)
+    if not policies:
+        options["text"] = st.text(alphabet=_UNIVERSE, max_size=12)
+        options["empty"] = st.just("")
+    return options
+
+
+def _weight(name: str) -> int:
+    return STRING_WEIGHTS.get(name.split(":")[0], 1)
+
+
+def draw_string(draw: Draw, param: Param, analysis: Analysis,
+                known: Mapping[str, list[str]]) -> str:
+    """A string parameter: a category (weighted), then a value of that category."""
+    static = _static_string_options(param, tuple(analysis.policies[p] for p in param.policies))
+    names = [n for n in ("current", "swapcase", "history", "near") if known.get(n)]
+    names.extend(static)
+    weighted = [n for n in names for _ in range(_weight(n))]
+    name = weighted[draw(index_strategy(len(weighted)))]
+    if name in static:
+        return draw(static[name])
+    values = known[name]
+    return values[draw(index_strategy(len(values)))]
+
+
+def draw_int(draw: Draw, param: Param, boundaries: Sequence[int]) -> int:
+    """Mostly boundary values (3 in 4), otherwise anywhere in the declared range."""
+    if boundaries and draw(_PICK) < 3:
+        return boundaries[draw(index_strategy(len(boundaries)))]
+    return draw(_anywhere(param.type.min, param.type.max))
+
+
+def draw_value(draw: Draw, param: Param, analysis: Analysis, model: Executable, event: str,
+               known: Mapping[str, list[str]]) -> Any:
+    kind = param.type.kind
+    if kind == "bool":
+        return draw(_BOOLS)
+    if kind == "enum":
+        return draw(_enum(param.type.values))
+    if kind == "int":
+        return draw_int(draw, param, analysis.int_boundaries(model, event, param))
+    return draw_string(draw, param, analysis, known)
+
+
+def draw_params(draw: Draw, analysis: Analysis, model: Executable, event: str,
+                memory: Memory) -> dict[str, Any]:
+    """Parameters of ``event``, drawn against the model's current state."""
+    known = memory.known(model, analysis.str_variables)
+    return {p.name: draw_value(draw, p, analysis, model, event, known)
+            for p in analysis.events[event].params}
+
+
+def params_strategy(analysis: Analysis, model: Executable, event: str,
+                    memory: Memory) -> st.SearchStrategy[dict[str, Any]]:
+    """The same as ``draw_params``, as a strategy (for use outside the machine)."""
+
+    @st.composite
+    def params(draw: Draw) -> dict[str, Any]:
+        return draw_params(draw, analysis, model, event, memory)
+
+    return params()
+
+
+def string_strategy(param: Param, analysis: Analysis,
+                    known: Mapping[str, list[str]]) -> st.SearchStrategy[str]:
+    @st.composite
+    def strings(draw: Draw) -> str:
+        return draw_string(draw, param, analysis, known)
+
+    return strings()
+
+
+def candidates(analysis: Analysis, model: Executable, event: str,
+               memory: Memory) -> dict[str, list[Any]]:
+    """Finite alternatives for each parameter, tried in order by ``Analysis.repair``."""
+    known = memory.known(model, analysis.str_variables)
+    out: dict[str, list[Any]] = {}
+    for param in analysis.events[event].params:
+        kind = param.type.kind
+        if kind == "bool":
+            out[param.name] = [True, False]
+        elif kind == "enum":
+            out[param.name] = list(param.type.values)
+        elif kind == "int":
+            out[param.name] = analysis.int_boundaries(model, event, param)
+        else:
+            values = list(known["current"])
+            for name in param.policies:
+                policy = analysis.policies[name]
+                shape = shapes(policy)
+                values.extend(shape.example(n, k) for k, n in enumerate(
+                    (policy.min_length, policy.max_length,
+                     (policy.min_length + policy.max_length) // 2)))
+            for category in ("swapcase", "history", "near"):
+                values.extend(known[category])
+            for name in param.policies:
+                values.extend(shapes(analysis.policies[name]).violations())
+            out[param.name] = list(dict.fromkeys(values))
+    return out
+
+
+__all__ = [
+    "CLASS_CHARS",
+    "Analysis",
+    "Counter",
+    "Linear",
+    "Memory",
+    "analyse",
+    "candidates",
+    "draw_params",
+    "params_strategy",
+    "policy_categories",
+    "string_strategy",
+]

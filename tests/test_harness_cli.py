@@ -1,0 +1,141 @@
+"""The harness's command line (check, init-adapter, mutants) and its pytest plugin."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from authspec.harness import commands
+from authspec.model import load
+
+HERE = Path(__file__).parent
+TINY = str(HERE / "harness_specs" / "tiny")
+ADAPTERS = str(HERE / "harness_specs" / "adapters.py")
+
+
+@pytest.fixture(scope="module")
+def app() -> typer.Typer:
+    app = typer.Typer()
+    commands.register(app)
+    return app
+
+
+def invoke(app: typer.Typer, *args: str):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def check_args(backend: str, out: Path, *extra: str) -> list[str]:
+    return ["check", "--backend", backend, "--specs", TINY, "--seed", "1", "--database",
+            "none", "--out", str(out), "--examples", "8", "--steps", "20",
+            "--max-seconds", "10", *extra]
+
+
+def test_check_exit_0_on_pass(app, tmp_path):
+    result = invoke(app, *check_args(f"{ADAPTERS}:make_tiny", tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "PASS" in result.output and "coverage: states 5/5, transitions 5/5" in result.output
+    assert json.loads((tmp_path / "coverage.json").read_text())["transitions"]["card.use"] > 0
+
+
+def test_check_exit_1_on_nonconformance_with_masked_trace(app, tmp_path):
+    result = invoke(app, *check_args(f"{ADAPTERS}:make_weak_pin", tmp_path))
+    assert result.exit_code == 1, result.output
+    out = result.output
+    assert "NONCONFORMANCE" in out and "1. issue(pin=" in out
+    assert "expected: rejected(weak_pin)" in out and "actual:   accepted" in out
+    assert "R1" in out and "发卡须设置" in out and "A card is issued with a PIN" in out
+    step = out[out.index("1. issue(pin="):]
+    assert "5 chars" in step and "\u2022" in step  # the PIN itself is masked
+    replay = next(tmp_path.glob("replay_*.py"))
+    assert f"replay: pytest {replay}" in out.replace("\n", "")
+    shown = invoke(app, *check_args(f"{ADAPTERS}:make_weak_pin", tmp_path, "--show-secrets"))
+    assert "1. issue(pin='" in shown.output
+
+
+@pytest.mark.parametrize("args", [
+    ["check", "--backend", "no_such_backend", "--specs", TINY, "--database", "none"],
+    ["check", "--backend", "no.such.module:make", "--specs", TINY, "--database", "none"],
+    ["check", "--specs", TINY],  # no backend
+    ["check", "--backend", "model", "--specs", "/no/such/folder", "--database", "none"],
+    ["check", "--backend", "model", "--specs", TINY, "--database", "redis://127.0.0.1:1/0"],
+])
+def test_check_exit_2_on_usage_errors(app, tmp_path, args):
+    result = invoke(app, *args, "--out", str(tmp_path))
+    assert result.exit_code == 2, result.output
+
+
+def test_check_exit_2_on_a_backend_error(app, tmp_path):
+    result = invoke(app, *check_args(f"{ADAPTERS}:make_raising", tmp_path))
+    assert result.exit_code == 2, result.output
+    assert "BACKEND ERROR" in result.output and "database is locked" in result.output
+    assert "NONCONFORMANCE" not in result.output
+
+
+def test_init_adapter_lists_every_event_and_reason(app, tmp_path):
+    path = tmp_path / "ourbank_adapter.py"
+    result = invoke(app, "init-adapter", "ourbank", "--out", str(path))
+    assert result.exit_code == 0, result.output
+    text = path.read_text()
+    system = load()
+    compile(text, str(path), "exec")
+    for event in system.events:
+        assert f"def _on_{event.name}(self" in text
+        for param in event.params:
+            assert f"{param.name}: " in text
+    for reason in system.reasons:
+        assert repr(reason.code) in text
+    assert invoke(app, "init-adapter", "ourbank", "--out", str(path)).exit_code == 2
+    # The skeleton runs, and reports its unwritten handlers as a backend error.
+    run = invoke(app, "check", "--backend", f"{path}:make_adapter", "--database", "none",
+                 "--out", str(tmp_path / "out"), "--max-seconds", "5")
+    assert run.exit_code == 2 and "NotImplementedError" in run.output
+
+
+def test_mutants_command_prints_the_table(app, tmp_path):
+    pytest.importorskip("authspec.bank.mutants")
+    result = invoke(app, "mutants", "--only", "quota_limit_29999", "--only",
+                    "login_password_no_digit", "--out", str(tmp_path), "--max-seconds", "20")
+    assert result.exit_code == 0, result.output
+    assert "quota_limit_29999" in result.output and "login_password_no_digit" in result.output
+    assert "2/2 killed" in result.output
+
+
+def test_pytest_plugin_with_junit_and_xdist(tmp_path):
+    xml = tmp_path / "report.xml"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "2",
+         "--rootdir", str(tmp_path), "--authspec-backend", f"{ADAPTERS}:make_tiny",
+         "--authspec-backend", f"{ADAPTERS}:make_weak_pin", "--authspec-specs", TINY,
+         "--authspec-seed", "1", "--authspec-examples", "8", "--authspec-max-seconds", "8",
+         f"--junitxml={xml}"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert run.returncode == 1, run.stdout + run.stderr
+    cases = ElementTree.parse(xml).getroot().iter("testcase")
+    outcomes = {case.get("name"): [child.tag for child in case] for case in cases}
+    assert outcomes[f"authspec[{ADAPTERS}:make_tiny]"] == []
+    assert "failure" in outcomes[f"authspec[{ADAPTERS}:make_weak_pin]"]
+    assert "expected: rejected(weak_pin)" in xml.read_text()
+
+
+def test_the_fixture_runs_a_check_inside_a_test(tmp_path):
+    test = tmp_path / "test_ours.py"
+    test.write_text(
+        "def test_ours(authspec_check):\n"
+        f"    result = authspec_check(backend={ADAPTERS + ':make_tiny'!r}, specs={TINY!r},\n"
+        "                            seed=2, examples=6, max_seconds=8)\n"
+        "    assert result.coverage.summary()['transitions'] == (5, 5)\n"
+        "\n"
+        "def test_theirs(authspec_check):\n"
+        f"    authspec_check(backend={ADAPTERS + ':make_weak_pin'!r}, specs={TINY!r},\n"
+        "                   seed=2, examples=6, max_seconds=8)\n")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                          str(test)], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert "1 failed, 1 passed" in run.stdout, run.stdout + run.stderr
+    assert "NONCONFORMANCE" in run.stdout
