@@ -39,7 +39,7 @@ demo: install
 
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
+	$(BIN)/python -m pytest -n 2 -p no:cacheprovider -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .
