@@ -61,10 +61,6 @@ def schema() -> dict[str, Any]:
     return json.loads(text)
 
 
-def schema_path() -> Path:
-    return Path(str(resources.files("authspec.model").joinpath("schema/authspec.schema.json")))
-
-
 def default_spec_dir() -> Path:
     """The folder of the shipped specs (the embedded default)."""
     return Path(str(resources.files("authspec.specs")))
