@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,6 +21,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from authspec.model import SpecErrors, load
+from authspec.model.commands import console as make_console
+from authspec.model.ir import System
 
 from .backends import BackendNotFound, mutant_sets
 from .machine import RunState
@@ -110,6 +112,9 @@ def print_result(console: Console, result: CheckResult, options: CheckOptions, *
         render_coverage(console, result.coverage)
     if result.coverage_path is not None:
         console.print(f"coverage written to {result.coverage_path}", highlight=False)
+    if result.failure_path is not None:
+        console.print(f"failure written to {result.failure_path} (authspec diagram --trace, "
+                      "authspec report --run)", highlight=False)
     if result.replay_path is not None:
         console.print(f"replay: pytest {result.replay_path}", highlight=False)
 
@@ -152,7 +157,7 @@ def register(app: typer.Typer) -> None:
             steps=steps, max_seconds=max_seconds or None, shrink_seconds=shrink_seconds,
             seed=seed, database=database, out=str(out), timeout=timeout or None,
             observe=observe, show_secrets=show_secrets)
-        console = Console(highlight=False)
+        console = make_console()
         result = run_check(options, console, show_coverage=coverage_table)
         raise typer.Exit(result.exit_code)
 
@@ -165,7 +170,7 @@ def register(app: typer.Typer) -> None:
         force: Annotated[bool, typer.Option("--force", help="Overwrite")] = False,
     ) -> None:
         """Write a commented skeleton adapter listing every event and reason code."""
-        console = Console(highlight=False)
+        console = make_console()
         try:
             system = load(specs)
         except SpecErrors as errors:
@@ -197,9 +202,11 @@ def register(app: typer.Typer) -> None:
         mutant_set: Annotated[str | None, typer.Option(
             "--set", help="Mutant set (entry point in 'authspec.mutant_sets'); default: the "
                           "only one declared")] = None,
+        markdown: Annotated[Path | None, typer.Option(
+            help="Also write the table as Markdown to this file")] = None,
     ) -> None:
         """Check every mutant of a declared mutant set: exit 0 when every one is killed."""
-        console = Console(highlight=False)
+        console = make_console()
         sets = mutant_sets()
         family = mutant_set or (next(iter(sets)) if len(sets) == 1 else None)
         if family not in sets:
@@ -237,7 +244,7 @@ def register(app: typer.Typer) -> None:
             if show_trace == mutant.name and result.failure is not None:
                 assert result.system is not None
                 render_failure(console, result.system, result.failure)
-        table = Table(title=f"Mutants of {family} ({len(rows)})", header_style="bold")
+        table = Table(title=f"Mutant set {family!r}: {len(rows)} mutants", header_style="bold")
         for column in ("mutant", "rules", "killed", "time to kill", "run time",
                        "shortest trace"):
             table.add_column(column, justify="right" if "time" in column or "trace" in column
@@ -252,7 +259,58 @@ def register(app: typer.Typer) -> None:
                 f"{len(result.failure.steps)} steps" if result.failure else "-")
         console.print(table)
         survivors = [m.name for m, r in rows if r.status != "fail"]
-        console.print(f"{len(rows) - len(survivors)}/{len(rows)} killed in "
-                      f"{time.monotonic() - started:.0f} s"
-                      + (f"; survivors: {', '.join(survivors)}" if survivors else ""))
+        summary = (f"{len(rows) - len(survivors)}/{len(rows)} killed in "
+                   f"{time.monotonic() - started:.0f} s"
+                   + (f"; survivors: {', '.join(survivors)}" if survivors else ""))
+        console.print(summary)
+        system = next((r.system for _, r in rows if r.system is not None), None)
+        gaps = mutant_gaps(system, [m for m, _ in rows]) if system is not None else []
+        for gap in gaps:
+            console.print(f"note: {gap}", highlight=False)
+        if markdown is not None:
+            markdown.parent.mkdir(parents=True, exist_ok=True)
+            markdown.write_text(mutant_markdown(rows, summary, gaps), encoding="utf-8")
+            console.print(f"table written to {markdown}", highlight=False)
         raise typer.Exit(1 if survivors else 0)
+
+
+def mutant_gaps(system: System, mutants: list[Any]) -> list[str]:
+    """The rules and invariants of the spec that no mutant of the selection targets."""
+    targeted_rules = {rule for m in mutants for rule in m.rules}
+    targeted_invariants = {inv for m in mutants for inv in getattr(m, "invariants", ())}
+    cited = sorted({rule for t in system.transitions for rule in t.rules}
+                   | {rule for r in system.rejections for rule in r.rules},
+                   key=_rule_order)
+    invariants = [inv.id for inv in system.all_invariants]
+    gaps = []
+    rules = [r for r in cited if r.startswith("R") and r not in targeted_rules]
+    if rules:
+        gaps.append(f"cited rules no mutant targets: {' '.join(rules)}")
+    # A mutant may name an invariant of a machine without the machine prefix.
+    missing = [i for i in invariants
+               if i not in targeted_invariants and i.rsplit(".", 1)[-1] not in targeted_invariants]
+    if missing:
+        gaps.append(f"invariants no mutant targets: {' '.join(missing)}")
+    return gaps
+
+
+def _rule_order(rule: str) -> tuple[str, int]:
+    digits = "".join(c for c in rule if c.isdigit())
+    return (rule.rstrip("0123456789"), int(digits) if digits else 0)
+
+
+def mutant_markdown(rows: list[tuple[Any, CheckResult]], summary: str,
+                    gaps: list[str]) -> str:
+    lines = ["| mutant | rules | invariants | killed | time to kill | shortest trace |",
+             "|---|---|---|---|---:|---:|"]
+    for mutant, result in rows:
+        killed = "yes" if result.status == "fail" else "**NO**"
+        seconds = (f"{result.time_to_failure:.1f} s" if result.time_to_failure is not None
+                   else "-")
+        length = f"{len(result.failure.steps)} steps" if result.failure else "-"
+        invariants = ", ".join(getattr(mutant, "invariants", ())) or ""
+        lines.append(f"| `{mutant.name}` | {' '.join(mutant.rules)} | {invariants} | "
+                     f"{killed} | {seconds} | {length} |")
+    lines += ["", summary + "."]
+    lines += [f"Note: {gap}." for gap in gaps]
+    return "\n".join(lines) + "\n"

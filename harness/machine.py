@@ -617,10 +617,10 @@ def sweep(run: RunState, goals: list[Goal] | None = None) -> tuple[Failure, Goal
     refusals around it: the first nonconformance found, with its goal, or None.
     Deterministic; each goal costs its route and a few steps (a thousand more for goals
     past a counter's boundary)."""
-    for goal in run.roadmap.goals if goals is None else goals:
-        route = run.roadmap.route(goal)
-        if route is None:
-            continue
+    # Shallowest goals first, so that a fault one step from the start is not found only
+    # after the thousand-step counters.
+    for goal, route in run.roadmap.routes_by_depth(
+            run.roadmap.goals if goals is None else goals):
         driver = Driver(run)
         try:
             arrived = True

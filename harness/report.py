@@ -7,6 +7,10 @@ Runs of identical steps (the repeat rule) print as one line ``12-1011. ... x1000
 
 ``write_replay`` writes the same trace as a pytest file that replays it step by step
 against a backend and fails at the divergent step (secrets in clear: they are needed).
+
+``write_failure`` writes the trace as ``failure.json`` (secrets masked unless asked), the
+file the diagram overlay (``authspec diagram --trace``) and the review report
+(``authspec report --run``) read.
 """
 
 from __future__ import annotations
@@ -113,8 +117,9 @@ def rule_lines(system: System, rules: Iterable[str]) -> list[str]:
 def render_failure(console: Console, system: System, failure: Failure, *,
                    show_secrets: bool = False) -> None:
     last = failure.last
-    console.print(f"[bold red]Minimal failing trace[/] ({len(failure.steps)} steps, "
-                  f"{len(group_steps(failure.steps))} lines):")
+    lines = len(group_steps(failure.steps))
+    grouped = f", repeats grouped into {lines} lines" if lines < len(failure.steps) else ""
+    console.print(f"[bold red]Minimal failing trace[/] ({len(failure.steps)} steps{grouped}):")
     for line in trace_lines(system, failure, show_secrets=show_secrets):
         style = "red" if "\u2717" in line else None
         console.print(escape(line), style=style, highlight=False)
@@ -245,6 +250,65 @@ def write_replay(out: str | Path, system: System, failure: Failure, backend: str
     out.mkdir(parents=True, exist_ok=True)
     path = out / replay_name(failure, backend)
     path.write_text(replay_source(system, failure, backend, specs), encoding="utf-8")
+    return path
+
+
+FAILURE_FORMAT = "authspec-failure/1"
+
+
+def _masked_params(system: System, step: Step, show_secrets: bool) -> dict[str, Any]:
+    secret = {p.name for p in system.event(step.event).params if p.secret}
+    params: dict[str, Any] = {}
+    for name, value in step.params.items():
+        if name in secret and not show_secrets:
+            hint = step.hints.get(name, "")
+            params[name] = f"{MASK}\u27e8{hint}\u27e9" if hint else MASK
+        else:
+            params[name] = value
+    return params
+
+
+def failure_record(system: System, failure: Failure, backend: str, *,
+                   show_secrets: bool = False) -> dict[str, Any]:
+    """The failure as JSON data: one entry per step, the divergent one last."""
+    last = failure.last
+    steps = []
+    for step in failure.steps:
+        steps.append({
+            "index": step.index,
+            "event": step.event,
+            "params": _masked_params(system, step, show_secrets),
+            "origin": step.origin,
+            "expected": _expected_text(step.expected),
+            "actual": "no answer" if step.actual is None else str(step.actual),
+            "transitions": list(step.expected.transitions),
+            "rejection": step.expected.rejection,
+            "rules": list(step.expected.rules),
+            "conforms": step.conforms,
+        })
+    return {
+        "format": FAILURE_FORMAT,
+        "system": system.name,
+        "backend": backend,
+        "title": f"{backend}: step {last.index} ({last.event}) {failure.detail}",
+        "kind": failure.kind,
+        "detail": failure.detail,
+        "differences": list(failure.differences),
+        "rules": list(failure.rules or last.expected.rules),
+        "divergent": len(steps) - 1,
+        "secrets_masked": not show_secrets,
+        "steps": steps,
+    }
+
+
+def write_failure(out: str | Path, system: System, failure: Failure, backend: str, *,
+                  show_secrets: bool = False) -> Path:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "failure.json"
+    record = failure_record(system, failure, backend, show_secrets=show_secrets)
+    path.write_text(json.dumps(record, ensure_ascii=False, indent=1, default=str) + "\n",
+                    encoding="utf-8")
     return path
 
 

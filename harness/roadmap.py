@@ -16,7 +16,7 @@ It is built lazily, as goals are asked for, within ``max_nodes`` states.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,6 +199,37 @@ class Roadmap:
             index += 1
         self._found[goal.id] = found
         return found
+
+    def routes_by_depth(self, goals: list[Goal]
+                        ) -> Iterator[tuple[Goal, list[tuple[str, dict[str, Any], int]]]]:
+        """Each achievable goal with its route, the shallowest first (spec order among
+        goals of the same node). Costs what ``route`` of every goal costs, but the first
+        answers come before the deep nodes are explored."""
+        pending = []
+        for goal in goals:
+            if goal.id in self._found:
+                index = self._found[goal.id]
+                if index is not None:
+                    pending.append(goal)  # placed below, at its node
+            else:
+                pending.append(goal)
+        index = 0
+        while pending and self._node(index):
+            here, still = [], []
+            for goal in pending:
+                found = self._found.get(goal.id, -1)
+                if found == -1:
+                    self.model.restore(self.nodes[index].snapshot)
+                    found = index if self.achievable(goal) else -1
+                    if found == index:
+                        self._found[goal.id] = index
+                (here if found == index else still).append(goal)
+            for goal in here:
+                yield goal, self.path(index)
+            pending = still
+            index += 1
+        for goal in pending:
+            self._found.setdefault(goal.id, None)
 
     def path(self, index: int) -> list[tuple[str, dict[str, Any], int]]:
         """The concrete steps from the initial state to node ``index``."""

@@ -46,7 +46,7 @@ from .machine import (
     minimise,
     sweep,
 )
-from .report import write_replay
+from .report import write_failure, write_replay
 from .roadmap import Goal
 
 DEFAULT_EXAMPLES = 150
@@ -99,6 +99,7 @@ class CheckResult:
     stopped: str | None = None  # why exploration ended early
     notes: list[str] = field(default_factory=list)
     replay_path: Path | None = None
+    failure_path: Path | None = None
     coverage_path: Path | None = None
 
     @property
@@ -283,7 +284,12 @@ def _run(options: CheckOptions, system: System, backend: Backend,
     if options.out:
         out = Path(options.out)
         result.coverage_path = run.coverage.write(out / "coverage.json")
+        # failure.json always describes this run: an old one would put a stale trace in the
+        # report of a passing run.
+        (out / "failure.json").unlink(missing_ok=True)
         if result.failure is not None:
+            result.failure_path = write_failure(out, system, result.failure, options.backend,
+                                                show_secrets=options.show_secrets)
             specs = str(Path(options.specs).resolve()) if options.specs else None
             result.replay_path = write_replay(out, system, result.failure, options.backend,
                                               specs)

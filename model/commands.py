@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,8 +24,15 @@ SpecsArg = Annotated[Path | None, typer.Argument(
          "specs.", show_default=False)]
 
 
+# Rich assumes 80 columns when the output is not a terminal; CI logs and `| tee` are wider
+# than that, and a trace step cut in two is hard to read.
+PIPE_WIDTH = 160
+
+
 def console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    """The console every command prints to: no highlighting, lines never wrapped."""
+    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(highlight=False, soft_wrap=True, width=PIPE_WIDTH if piped else None)
 
 
 def load_or_exit(specs: Path | None, out: Console) -> System:

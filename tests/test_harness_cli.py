@@ -139,3 +139,55 @@ def test_the_fixture_runs_a_check_inside_a_test(tmp_path):
                           str(test)], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert "1 failed, 1 passed" in run.stdout, run.stdout + run.stderr
     assert "NONCONFORMANCE" in run.stdout
+
+
+def test_failure_json_feeds_the_diagram_overlay_and_the_report(app, tmp_path):
+    """The harness's own output, not a hand-made file, is what the overlay and report read."""
+    from authspec.cli import app as main_app
+
+    out = tmp_path / "run"
+    result = invoke(app, *check_args(f"{ADAPTERS}:make_weak_pin", out))
+    assert result.exit_code == 1, result.output
+    record = json.loads((out / "failure.json").read_text())
+    assert record["format"] == "authspec-failure/1" and record["kind"] == "outcome"
+    last = record["steps"][record["divergent"]]
+    assert last["event"] == "issue" and last["expected"] == "rejected(weak_pin)"
+    assert last["actual"] == "accepted" and "R1" in last["rules"]
+    assert "\u2022" in last["params"]["pin"]  # masked: secrets stay out of the files
+    assert f"failure written to {out / 'failure.json'}" in result.output.replace("\n", "")
+
+    runner = CliRunner()
+    drawn = runner.invoke(main_app, ["diagram", TINY, "-o", str(tmp_path / "d"), "--format",
+                                     "dot", "--trace", str(out / "failure.json")])
+    assert drawn.exit_code == 0, drawn.output
+    overview = (tmp_path / "d" / "overview.dot").read_text()
+    assert "\u2717 step 1: issue" in overview  # the divergent step marked on its state
+    assert "expected: rejected(weak_pin); actual: accepted" in overview
+    report = runner.invoke(main_app, ["report", TINY, "--run", str(out), "-o",
+                                      str(tmp_path / "r.html")])
+    assert report.exit_code == 0, report.output
+    html = (tmp_path / "r.html").read_text()
+    assert "Failures (1)" in html and "weak_pin" in html
+
+    # A passing run into the same folder leaves no stale failure behind.
+    assert invoke(app, *check_args(f"{ADAPTERS}:make_tiny", out)).exit_code == 0
+    assert not (out / "failure.json").exists()
+
+
+def test_mutants_markdown_table_and_gaps(app, tmp_path):
+    pytest.importorskip("authspec.bank.mutants")
+    table = tmp_path / "mutants.md"
+    result = invoke(app, "mutants", "--only", "quota_limit_29999", "--out", str(tmp_path),
+                    "--max-seconds", "20", "--markdown", str(table))
+    assert result.exit_code == 0, result.output
+    text = table.read_text()
+    assert text.startswith("| mutant | rules | invariants | killed |")
+    assert "| `quota_limit_29999` | R5 Q1 | exhausted_means_300_spent | yes |" in text
+    # One mutant leaves most rules and invariants untargeted, and says so.
+    assert "cited rules no mutant targets: R1 R2" in result.output.replace("\n", " ")
+    assert "invariants no mutant targets:" in text
+
+
+def test_every_cited_rule_and_invariant_has_a_mutant():
+    mutants = pytest.importorskip("authspec.bank.mutants")
+    assert commands.mutant_gaps(load(), list(mutants.MUTANTS)) == []
