@@ -26,16 +26,16 @@ MUTANT ?= quota_limit_30001
 demo: install
 	@mkdir -p $(OUT)
 	$(BIN)/authspec validate specs
-	$(BIN)/authspec trace specs --format markdown > $(OUT)/traceability.md
-	@echo "traceability: all 22 rules covered, all 12 questions answered ($(OUT)/traceability.md)"
+	$(BIN)/authspec trace specs --format markdown -o $(OUT)/traceability.md
 	$(BIN)/authspec simulate examples/quota_boundary.yaml --specs specs
 	$(BIN)/authspec check --backend bank --seed 1 --database none --out $(OUT)/bank
 	@echo "== a mutant of the bank ($(MUTANT)): the check must find it and print the minimal trace"
-	$(BIN)/authspec check --backend mutant:$(MUTANT) --seed 1 --database none --out $(OUT)/mutant; \
+	$(BIN)/authspec check --backend mutant:$(MUTANT) --seed 1 --database none --out $(OUT)/mutant --no-coverage-table; \
 	  status=$$?; test $$status -eq 1 || { echo "expected the check to fail (exit 1), got $$status"; exit 1; }
 	$(BIN)/authspec diagram specs -o $(OUT)/diagrams --format svg --coverage $(OUT)/bank/coverage.json
+	$(BIN)/authspec diagram specs -o $(OUT)/mutant/diagrams --format svg --trace $(OUT)/mutant/failure.json
 	$(BIN)/authspec report specs --run $(OUT)/bank -o $(OUT)/report.html
-	@echo "== written: $(OUT)/report.html, $(OUT)/diagrams/, $(OUT)/bank/coverage.json, $(OUT)/mutant/replay_*.py"
+	@echo "== written: $(OUT)/report.html (open it in a browser), $(OUT)/diagrams/, $(OUT)/traceability.md, $(OUT)/bank/coverage.json, $(OUT)/mutant/ (failure.json, replay_*.py, the trace drawn in diagrams/)"
 
 test: install
 	$(BIN)/ruff check .

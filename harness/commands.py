@@ -256,7 +256,7 @@ def register(app: typer.Typer) -> None:
                 "[green]yes[/]" if killed else "[bold red]NO[/]",
                 f"{result.time_to_failure:.1f} s" if result.time_to_failure is not None else "-",
                 f"{result.elapsed:.1f} s",
-                f"{len(result.failure.steps)} steps" if result.failure else "-")
+                _steps(result))
         console.print(table)
         survivors = [m.name for m, r in rows if r.status != "fail"]
         summary = (f"{len(rows) - len(survivors)}/{len(rows)} killed in "
@@ -272,6 +272,13 @@ def register(app: typer.Typer) -> None:
             markdown.write_text(mutant_markdown(rows, summary, gaps), encoding="utf-8")
             console.print(f"table written to {markdown}", highlight=False)
         raise typer.Exit(1 if survivors else 0)
+
+
+def _steps(result: CheckResult) -> str:
+    if result.failure is None:
+        return "-"
+    count = len(result.failure.steps)
+    return f"{count} step" if count == 1 else f"{count} steps"
 
 
 def mutant_gaps(system: System, mutants: list[Any]) -> list[str]:
@@ -307,7 +314,7 @@ def mutant_markdown(rows: list[tuple[Any, CheckResult]], summary: str,
         killed = "yes" if result.status == "fail" else "**NO**"
         seconds = (f"{result.time_to_failure:.1f} s" if result.time_to_failure is not None
                    else "-")
-        length = f"{len(result.failure.steps)} steps" if result.failure else "-"
+        length = _steps(result)
         invariants = ", ".join(getattr(mutant, "invariants", ())) or ""
         lines.append(f"| `{mutant.name}` | {' '.join(mutant.rules)} | {invariants} | "
                      f"{killed} | {seconds} | {length} |")

@@ -42,7 +42,7 @@ from hypothesis.control import current_build_context
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from authspec.model import Executable, Outcome
-from authspec.model.expr import ParamRef, policy_checker, walk
+from authspec.model.expr import ParamRef, VarRef, policy_checker, walk
 from authspec.model.ir import System
 
 from .adapter import Observation, Response
@@ -576,6 +576,8 @@ def _sweep_goal(driver: Driver, goal: Goal) -> None:
     """The goal step, then the refusals around it (refusals change nothing)."""
     analysis, model = driver.analysis, driver.model
     params = goal_params(driver, goal)
+    if goal.kind == "transition":
+        params = _new_strings(driver, goal, params)
     driver.send(goal.event, params, "goal")
     if goal.kind == "rejection":
         for variant in refusal_variants(driver, goal, params):
@@ -597,6 +599,7 @@ def _sweep_goal(driver: Driver, goal: Goal) -> None:
                     driver.send(goal.event, trial, "goal")
                     sent += 1
     variables = {f"{transition.machine}.{a.variable}" for a in transition.effects}
+    _sweep_old_values(driver, {v for v in variables if isinstance(model.values.get(v), str)})
     if not any(isinstance(model.values.get(v), int) and not isinstance(model.values.get(v), bool)
                for v in variables):
         return
@@ -610,6 +613,56 @@ def _sweep_goal(driver: Driver, goal: Goal) -> None:
             driver.send(goal.event, params, "goal")
             for variant in refusal_variants(driver, follow, params):
                 driver.send(goal.event, variant, "goal")
+
+
+def _new_strings(driver: Driver, goal: Goal, params: dict[str, Any]) -> dict[str, Any]:
+    """When the goal stores a parameter in a string variable (a new password), a value
+    other than the one the variable holds: replacing a password by itself tests nothing."""
+    analysis, model = driver.analysis, driver.model
+    transition = next(t.element for t in analysis.transitions[goal.event]
+                      if t.element.id == goal.id)
+    target = frozenset({goal.id})
+    options = candidates(analysis, model, goal.event, driver.memory)
+    for assignment in transition.effects:
+        tree = assignment.value.tree
+        current = model.values.get(f"{transition.machine}.{assignment.variable}")
+        if not (isinstance(tree, ParamRef) and isinstance(current, str)
+                and params.get(tree.name) == current):
+            continue
+        for value in options.get(tree.name, ()):
+            trial = {**params, tree.name: value}
+            if value != current and analysis.score(model, goal.event, trial, target) == 0:
+                params = trial
+                break
+    return params
+
+
+def _sweep_old_values(driver: Driver, changed: set[str]) -> None:
+    """A string variable (a password) was replaced: every refusal that compares a parameter
+    with it must now refuse its earlier values too (the old password stops working)."""
+    analysis, model = driver.analysis, driver.model
+    if not changed:
+        return
+    old_values = [value for name in sorted(changed)
+                  for value in driver.memory.seen.get(name, ()) if value != model.values[name]]
+    if not old_values:
+        return
+    for event, rejections in analysis.rejections.items():
+        for compiled in rejections:
+            rejection = compiled.element
+            if rejection.guard is None or not compiled.applies(model.states):
+                continue
+            nodes = list(walk(rejection.guard.tree))
+            if not any(isinstance(n, VarRef) and n.qualified in changed for n in nodes):
+                continue
+            params = goal_params(driver, Goal("rejection", rejection.id, event))
+            if analysis.refusal_score(model, event, params, rejection.id) != 0:
+                continue
+            for name in dict.fromkeys(n.name for n in nodes if isinstance(n, ParamRef)):
+                for value in old_values:
+                    trial = {**params, name: value}
+                    if analysis.refusal_score(model, event, trial, rejection.id) == 0:
+                        driver.send(event, trial, "goal")
 
 
 def sweep(run: RunState, goals: list[Goal] | None = None) -> tuple[Failure, Goal] | None:

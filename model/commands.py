@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -131,22 +132,45 @@ def _secret(system: System, qualified: str) -> bool:
 def trace(specs: SpecsArg = None,
           fmt: Annotated[str, typer.Option("--format", help="text, json or markdown")] = "text",
           lang: Annotated[str, typer.Option(help="en or zh for the labels")] = "en",
+          output: Annotated[Path | None, typer.Option(
+              "--out", "-o", help="Write the matrix to this file and print only the summary")
+          ] = None,
           ) -> None:
     """Print the traceability matrix: each rule and what enforces it, each question's answer."""
     out = console()
     system = load_or_exit(specs, out)
     table = matrix(system)
-    if fmt == "json":
+    if fmt not in ("json", "markdown", "text"):
+        out.print(f"unknown format {fmt!r}: use text, json or markdown", markup=False)
+        raise typer.Exit(2)
+    if output is not None:
+        if fmt == "json":
+            text = json.dumps(table.as_json(), ensure_ascii=False, indent=2) + "\n"
+        elif fmt == "markdown":
+            text = _markdown(table, lang) + "\n"
+        else:
+            capture = Console(highlight=False, width=PIPE_WIDTH, file=io.StringIO())
+            _print_text(capture, table, lang)
+            text = capture.file.getvalue()
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        out.print(_summary(table) + f" (written to {output})", markup=False)
+    elif fmt == "json":
         print(json.dumps(table.as_json(), ensure_ascii=False, indent=2))
     elif fmt == "markdown":
         print(_markdown(table, lang))
-    elif fmt == "text":
-        _print_text(out, table, lang)
     else:
-        out.print(f"unknown format {fmt!r}: use text, json or markdown", markup=False)
-        raise typer.Exit(2)
+        _print_text(out, table, lang)
+        out.print(_summary(table), markup=False)
     if table.uncovered or table.unanswered:
         raise typer.Exit(1)
+
+
+def _summary(table: Any) -> str:
+    covered = sum(r.covered for r in table.rules)
+    answered = sum(q.answered for q in table.questions)
+    return (f"rules covered: {covered}/{len(table.rules)}; questions answered: "
+            f"{answered}/{len(table.questions)}")
 
 
 def _elements(row: Any) -> list[str]:
@@ -175,10 +199,6 @@ def _print_text(out: Console, table: Any, lang: str) -> None:
         citing = ", ".join(getattr(e, "id", None) or getattr(e, "name", "") for e in row.citing)
         questions.add_row(row.question.id, choice, citing or "-")
     out.print(questions)
-    covered = sum(r.covered for r in table.rules)
-    answered = sum(q.answered for q in table.questions)
-    out.print(f"rules covered: {covered}/{len(table.rules)}; questions answered: "
-              f"{answered}/{len(table.questions)}", markup=False)
 
 
 def _markdown(table: Any, lang: str) -> str:

@@ -40,10 +40,28 @@ def test_trace_lists_all_rules_and_questions_as_covered() -> None:
     assert "rules covered: 22/22; questions answered: 12/12" in text.stdout
 
 
-def test_trace_fails_on_uncovered_rule() -> None:
+def test_trace_fails_on_uncovered_rule(tmp_path: Path) -> None:
     result = authspec("trace", "tests/broken_specs/uncited_rule")
     assert result.returncode == 1
     assert "NOT COVERED" in result.stdout
+    written = authspec("trace", "tests/broken_specs/uncited_rule", "--format", "markdown",
+                       "-o", str(tmp_path / "t.md"))
+    assert written.returncode == 1
+    assert re.search(r"rules covered: (\d+)/(\d+)", written.stdout)
+    covered, declared = map(int, re.search(r"rules covered: (\d+)/(\d+)",
+                                           written.stdout).groups())
+    assert covered < declared and "NOT COVERED" not in written.stdout
+
+
+def test_trace_writes_a_file_and_prints_the_summary(tmp_path: Path) -> None:
+    for fmt, start in (("markdown", "| Rule |"), ("json", "{"), ("text", "")):
+        path = tmp_path / f"matrix.{fmt}"
+        result = authspec("trace", "specs", "--format", fmt, "-o", str(path))
+        assert result.returncode == 0, result.stdout
+        assert result.stdout.strip() == ("rules covered: 22/22; questions answered: 12/12 "
+                                         f"(written to {path})")
+        text = path.read_text(encoding="utf-8")
+        assert text.startswith(start) and "R22" in text and "Q12" in text
 
 
 def test_simulate_masks_secrets_and_reports_rules() -> None:

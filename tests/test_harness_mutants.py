@@ -34,6 +34,16 @@ def test_sampled_mutants_are_killed(name):
     assert result.time_to_failure is not None and result.time_to_failure < 40
 
 
+@pytest.mark.parametrize("name", ["reset_keeps_old_password", "change_login_old_not_checked",
+                                  "old_payment_password_after_otp"])
+def test_the_sweep_alone_tries_old_passwords(name):
+    """After a goal replaces a password (with a different value), the sweep sends the old one
+    to every check that compares with it: no random exploration is needed."""
+    result = check(options(f"mutant:{name}", 0, examples=1, steps=1))
+    assert result.status == "fail", f"mutant {name} survived the sweep"
+    assert {step.origin for step in result.failure.steps} <= {"route", "goal"}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_every_mutant_is_killed_with_the_default_budget(name):
