@@ -34,7 +34,7 @@ demo: install
 	  status=$$?; test $$status -eq 1 || { echo "expected the check to fail (exit 1), got $$status"; exit 1; }
 	$(BIN)/authspec diagram specs -o $(OUT)/diagrams --format svg --coverage $(OUT)/bank/coverage.json
 	$(BIN)/authspec diagram specs -o $(OUT)/mutant/diagrams --format svg --trace $(OUT)/mutant/failure.json
-	$(BIN)/authspec report specs --run $(OUT)/bank -o $(OUT)/report.html
+	$(BIN)/authspec report specs --run $(OUT)/bank --run $(OUT)/mutant -o $(OUT)/report.html
 	@echo "== written: $(OUT)/report.html (open it in a browser), $(OUT)/diagrams/, $(OUT)/traceability.md, $(OUT)/bank/coverage.json, $(OUT)/mutant/ (failure.json, replay_*.py, the trace drawn in diagrams/)"
 
 test: install

@@ -107,8 +107,9 @@ def diagram(
 
 def report(
     specs: Annotated[Path | None, typer.Argument(help=SPECS_HELP)] = None,
-    run: Annotated[Path | None, typer.Option(
-        "--run", help="A run folder or coverage.json: adds coverage and failures")] = None,
+    run: Annotated[list[Path] | None, typer.Option(
+        "--run", help="A run folder or coverage.json: adds coverage and failures; repeat it "
+                      "to show several runs (counts are added, failures listed)")] = None,
     diff: Annotated[str | None, typer.Option(
         "--diff", help="An older spec (folder or git:REV) to show the changes against")] = None,
     out: Annotated[Path, typer.Option("-o", "--out", help="The HTML file")] = Path("report.html"),
@@ -116,17 +117,20 @@ def report(
 ) -> None:
     """Write the review report: one self-contained HTML file."""
     from .diff import compare, spec_source
-    from .overlay import load_coverage
+    from .overlay import load_coverage, merge_coverage
     from .render import RenderError
     from .report import report_html
 
     system = _load(specs)
     coverage = None
-    if run is not None:
-        try:
-            coverage = load_coverage(run)
-        except (OSError, ValueError) as error:
-            raise _fail(f"cannot read the run {run}: {error}") from error
+    if run:
+        runs = []
+        for path in run:
+            try:
+                runs.append(load_coverage(path))
+            except (OSError, ValueError) as error:
+                raise _fail(f"cannot read the run {path}: {error}") from error
+        coverage = runs[0] if len(runs) == 1 else merge_coverage(runs)
     spec_diff = None
     if diff is not None:
         try:

@@ -179,6 +179,19 @@ class Coverage:
         }
 
 
+def merge_coverage(runs: list[Coverage]) -> Coverage:
+    """Several runs as one: counts added, failures listed in the order of the runs."""
+    merged = Coverage(source=", ".join(run.source for run in runs))
+    for run in runs:
+        for mine, theirs in ((merged.transitions, run.transitions),
+                             (merged.rejections, run.rejections),
+                             (merged.states, run.states)):
+            for key, count in theirs.items():
+                mine[key] = mine.get(key, 0) + count
+        merged.failures.extend(run.failures)
+    return merged
+
+
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 

@@ -124,3 +124,27 @@ def test_cli_report_with_a_run_folder(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     html = out.read_text(encoding="utf-8")
     assert "Tops3cret" not in html and 'id="failure-1"' in html and "transitions exercised" in html
+
+
+def test_cli_report_with_several_runs_adds_counts_and_lists_failures(tmp_path: Path) -> None:
+    passing, failing = tmp_path / "bank", tmp_path / "mutant"
+    passing.mkdir()
+    failing.mkdir()
+    (passing / "coverage.json").write_text(
+        '{"transitions": {"session.login": 3, "session.logout": 2}}')
+    (failing / "coverage.json").write_text('{"transitions": {"session.login": 4}}')
+    (failing / "failure.json").write_text(
+        '{"title": "mutant run", "steps": [{"event": "login", "params": {}, '
+        '"transitions": ["session.login"], "expected": "accepted", "actual": "rejected"}]}')
+    from authspec.diagrams.overlay import load_coverage, merge_coverage
+
+    merged = merge_coverage([load_coverage(passing), load_coverage(failing)])
+    assert merged.transition("session.login") == 7 and merged.transition("session.logout") == 2
+    assert [f.title for f in merged.failures] == ["mutant run"]
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(app, ["report", str(SPECS), "--run", str(passing), "--run",
+                                      str(failing), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert 'id="failure-1"' in html and "mutant run" in html
+    assert str(passing) in html and str(failing) in html
