@@ -14,7 +14,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from authspec.model.expr import Binary, Lit, Node, ParamRef, VarRef, unparse
-from authspec.model.ir import Assignment, Expr, Machine, Rejection, State, System, Transition
+from authspec.model.ir import (
+    Assignment,
+    Expr,
+    Machine,
+    Rejection,
+    State,
+    System,
+    Transition,
+    citation_order,
+)
 
 MASK = "•••"
 CJK_FONT = "Noto Sans CJK SC"
@@ -177,11 +186,7 @@ def rules_text(rules: Iterable[str]) -> str:
 
 def sort_rule_ids(ids: Iterable[str]) -> list[str]:
     """R1 < R2 < R10 < Q1 < Q2 < anything else."""
-    def key(rule_id: str) -> tuple[int, int, str]:
-        head, digits = rule_id[:1], rule_id[1:]
-        order = {"R": 0, "Q": 1}.get(head, 2)
-        return (order, int(digits) if digits.isdigit() else 0, rule_id)
-    return sorted(set(ids), key=key)
+    return sorted(set(ids), key=citation_order)
 
 
 # -- structure -----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from authspec.model import SpecErrors, load
 from authspec.model.commands import console as make_console
-from authspec.model.ir import System
+from authspec.model.ir import System, citation_order
 
 from .backends import BackendNotFound, mutant_sets
 from .machine import RunState
@@ -254,8 +254,7 @@ def register(app: typer.Typer) -> None:
             table.add_row(
                 mutant.name, " ".join(mutant.rules),
                 "[green]yes[/]" if killed else "[bold red]NO[/]",
-                f"{result.time_to_failure:.1f} s" if result.time_to_failure is not None else "-",
-                f"{result.elapsed:.1f} s",
+                _time_to_kill(result), f"{result.elapsed:.1f} s",
                 _steps(result))
         console.print(table)
         survivors = [m.name for m, r in rows if r.status != "fail"]
@@ -274,6 +273,10 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(1 if survivors else 0)
 
 
+def _time_to_kill(result: CheckResult) -> str:
+    return f"{result.time_to_failure:.1f} s" if result.time_to_failure is not None else "-"
+
+
 def _steps(result: CheckResult) -> str:
     if result.failure is None:
         return "-"
@@ -287,7 +290,7 @@ def mutant_gaps(system: System, mutants: list[Any]) -> list[str]:
     targeted_invariants = {inv for m in mutants for inv in getattr(m, "invariants", ())}
     cited = sorted({rule for t in system.transitions for rule in t.rules}
                    | {rule for r in system.rejections for rule in r.rules},
-                   key=_rule_order)
+                   key=citation_order)
     invariants = [inv.id for inv in system.all_invariants]
     gaps = []
     rules = [r for r in cited if r.startswith("R") and r not in targeted_rules]
@@ -301,23 +304,15 @@ def mutant_gaps(system: System, mutants: list[Any]) -> list[str]:
     return gaps
 
 
-def _rule_order(rule: str) -> tuple[str, int]:
-    digits = "".join(c for c in rule if c.isdigit())
-    return (rule.rstrip("0123456789"), int(digits) if digits else 0)
-
-
 def mutant_markdown(rows: list[tuple[Any, CheckResult]], summary: str,
                     gaps: list[str]) -> str:
     lines = ["| mutant | rules | invariants | killed | time to kill | shortest trace |",
              "|---|---|---|---|---:|---:|"]
     for mutant, result in rows:
         killed = "yes" if result.status == "fail" else "**NO**"
-        seconds = (f"{result.time_to_failure:.1f} s" if result.time_to_failure is not None
-                   else "-")
-        length = _steps(result)
-        invariants = ", ".join(getattr(mutant, "invariants", ())) or ""
+        invariants = ", ".join(getattr(mutant, "invariants", ()))
         lines.append(f"| `{mutant.name}` | {' '.join(mutant.rules)} | {invariants} | "
-                     f"{killed} | {seconds} | {length} |")
+                     f"{killed} | {_time_to_kill(result)} | {_steps(result)} |")
     lines += ["", summary + "."]
     lines += [f"Note: {gap}." for gap in gaps]
     return "\n".join(lines) + "\n"

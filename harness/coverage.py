@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from authspec.model import Outcome
-from authspec.model.ir import System
+from authspec.model.ir import System, citation_order
 
 OTHERWISE = "<otherwise>"
 FORMAT = "authspec-coverage/1"
@@ -66,7 +66,7 @@ class Coverage:
     def declared(self) -> dict[str, list[str]]:
         system = self.system
         cited = sorted({r for element in (*system.transitions, *system.rejections)
-                        for r in element.rules}, key=_rule_key)
+                        for r in element.rules}, key=citation_order)
         return {
             "states": [f"{m.name}.{s.name}" for m in system.machines for s in m.states],
             "transitions": [t.id for t in system.transitions],
@@ -130,6 +130,3 @@ class Coverage:
         return path
 
 
-def _rule_key(rule_id: str) -> tuple[str, int, str]:
-    digits = "".join(c for c in rule_id if c.isdigit())
-    return (rule_id.rstrip("0123456789"), int(digits) if digits else 0, rule_id)

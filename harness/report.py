@@ -61,13 +61,15 @@ def format_params(system: System, step: Step, *, show_secrets: bool = False) -> 
         if param.name not in step.params:
             continue
         value = step.params[param.name]
-        if param.secret and not show_secrets:
-            hint = step.hints.get(param.name, "")
-            text = f"{MASK}\u27e8{hint}\u27e9" if hint else MASK
-        else:
-            text = repr(value)
+        text = masked(step, param.name) if param.secret and not show_secrets else repr(value)
         parts.append(f"{param.name}={text}")
     return ", ".join(parts)
+
+
+def masked(step: Step, name: str) -> str:
+    """A secret parameter as shown: the mask, and what the value is (never the value)."""
+    hint = step.hints.get(name, "")
+    return f"{MASK}\u27e8{hint}\u27e9" if hint else MASK
 
 
 def describe_outcome(outcome: Outcome) -> str:
@@ -258,14 +260,8 @@ FAILURE_FORMAT = "authspec-failure/1"
 
 def _masked_params(system: System, step: Step, show_secrets: bool) -> dict[str, Any]:
     secret = {p.name for p in system.event(step.event).params if p.secret}
-    params: dict[str, Any] = {}
-    for name, value in step.params.items():
-        if name in secret and not show_secrets:
-            hint = step.hints.get(name, "")
-            params[name] = f"{MASK}\u27e8{hint}\u27e9" if hint else MASK
-        else:
-            params[name] = value
-    return params
+    return {name: masked(step, name) if name in secret and not show_secrets else value
+            for name, value in step.params.items()}
 
 
 def failure_record(system: System, failure: Failure, backend: str, *,

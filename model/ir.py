@@ -291,6 +291,12 @@ class Assumption:
     span: Span = NOWHERE
 
 
+def citation_order(citation: str) -> tuple[int, int, str]:
+    """Sort key for cited IDs: R1 < R2 < R10 < Q1 < Q2 < anything else."""
+    head, digits = citation[:1], citation[1:]
+    return ({"R": 0, "Q": 1}.get(head, 2), int(digits) if digits.isdigit() else 0, citation)
+
+
 @dataclass(frozen=True)
 class Catalogue:
     """The source's rules and open questions, as cited by the specs."""
