@@ -183,11 +183,6 @@ def instantiate(factory: Callable[..., Any], system: System, specs: str | Path |
     return _call_with_accepted(factory, {"system": system, "specs": specs})
 
 
-def backend_label(name: str) -> str:
-    """What to print for a backend name."""
-    return name
-
-
 # -- the model as a backend -------------------------------------------------------------------
 
 

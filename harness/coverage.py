@@ -93,14 +93,6 @@ class Coverage:
         counts = self._counts(category)
         return [i for i in self.declared()[category] if not counts.get(i)]
 
-    def merge(self, other: Coverage) -> None:
-        for name in ("states", "transitions", "rejections", "reasons", "rules"):
-            getattr(self, name).update(getattr(other, name))
-        for event, tally in other.events.items():
-            self.events.setdefault(event, Tally()).update(tally)
-        self.steps += other.steps
-        self.examples += other.examples
-
     def to_json(self) -> dict[str, Any]:
         declared = self.declared()
         data: dict[str, Any] = {

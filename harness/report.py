@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -175,10 +175,6 @@ def render_coverage(console: Console, coverage: Coverage, *, limit: int = 12) ->
 # -- replay files -----------------------------------------------------------------------------
 
 
-def _literal(value: Any) -> str:
-    return repr(value)
-
-
 def _expected_text(outcome: Outcome) -> str:
     return "accepted" if outcome.accepted else f"rejected({outcome.reason})"
 
@@ -214,7 +210,7 @@ def replay_source(system: System, failure: Failure, backend: str,
     body = []
     groups = group_steps(failure.steps)
     for number, (step, count) in enumerate(groups, start=1):
-        params = "{" + ", ".join(f"{k!r}: {_literal(v)}" for k, v in step.params.items()) + "}"
+        params = "{" + ", ".join(f"{k!r}: {v!r}" for k, v in step.params.items()) + "}"
         expected = _expected_text(step.expected)
         if count == 1:
             body.append(f"        replay.step({step.index}, {step.event!r}, {params}, "
@@ -306,7 +302,3 @@ def write_failure(out: str | Path, system: System, failure: Failure, backend: st
     path.write_text(json.dumps(record, ensure_ascii=False, indent=1, default=str) + "\n",
                     encoding="utf-8")
     return path
-
-
-def params_repr(params: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in params.items())

@@ -205,14 +205,8 @@ class Roadmap:
         """Each achievable goal with its route, the shallowest first (spec order among
         goals of the same node). Costs what ``route`` of every goal costs, but the first
         answers come before the deep nodes are explored."""
-        pending = []
-        for goal in goals:
-            if goal.id in self._found:
-                index = self._found[goal.id]
-                if index is not None:
-                    pending.append(goal)  # placed below, at its node
-            else:
-                pending.append(goal)
+        # -1: not looked for yet; None: known to be out of reach.
+        pending = [goal for goal in goals if self._found.get(goal.id, -1) is not None]
         index = 0
         while pending and self._node(index):
             here, still = [], []

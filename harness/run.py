@@ -21,7 +21,6 @@ import unittest
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
@@ -294,9 +293,3 @@ def _run(options: CheckOptions, system: System, backend: Backend,
             result.replay_path = write_replay(out, system, result.failure, options.backend,
                                               specs)
     return result
-
-
-def check_many(backends: list[str], make_options: Callable[[str], CheckOptions],
-               **kwargs: Any) -> list[CheckResult]:
-    """Run ``check`` for each backend in turn."""
-    return [check(make_options(name), **kwargs) for name in backends]
