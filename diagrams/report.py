@@ -12,7 +12,7 @@ mail attachment or a wiki. Contents, in meeting order:
    invariants;
 3. the traceability matrix R1-R22 x machines, and rule -> citing elements (uncited rules
    stand out);
-4. the assumptions taken for the open questions Q1-Q12, each marked open for the meeting;
+4. the assumptions taken for the spec's open questions, each marked open for the meeting;
 5. with a run: coverage per kind, never-exercised elements, and each failure's trace
    (secrets masked) drawn on the overview;
 6. with ``--diff``: the semantic diff against an older spec and its diagrams;
@@ -89,6 +89,14 @@ def e(text: Any) -> str:
     return escape(str(text), quote=True)
 
 
+def _id_span(entries: Any) -> str:
+    """'R1-R22' for a catalogue's entries in order; '' when there are none."""
+    ids = [entry.id for entry in entries]
+    if not ids:
+        return ""
+    return ids[0] if len(ids) == 1 else f"{ids[0]}-{ids[-1]}"
+
+
 def _svg(dot: str, prefix: str, wide: bool = False) -> str:
     """Inline SVG with element ids made unique in the page."""
     svg = svg_inline(dot)
@@ -151,8 +159,10 @@ class Report:
         nav = [f'<li><a href="#machine-{e(m.name)}">{e(m.name)}</a> '
                f'<span class="muted">{e(m.label.en)}</span></li>' for m in s.machines]
         nav += ['<li><a href="#overview">overview diagram</a></li>',
-                '<li><a href="#traceability">traceability R1-R22</a></li>',
-                '<li><a href="#assumptions">assumptions Q1-Q12</a></li>']
+                f'<li><a href="#traceability">traceability {e(_id_span(s.catalogue.rules))}'
+                '</a></li>',
+                f'<li><a href="#assumptions">assumptions {e(_id_span(s.catalogue.questions))}'
+                '</a></li>']
         if self.coverage is not None:
             nav.append('<li><a href="#run">coverage and failures</a></li>')
         if self.diff is not None:

@@ -1,6 +1,6 @@
 """Tests of the reference bank (authspec.bank): domain API, SQLite storage, and adapter.
 
-Each test names the source rule (R1-R22) or open question (Q1-Q12) it exercises. The bank
+Each test names the source rule (R1-R22) or open question (Q1-Q17) it exercises. The bank
 runs with a low PBKDF2 iteration count and without fsync so the whole file stays fast.
 """
 

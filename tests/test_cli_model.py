@@ -34,10 +34,10 @@ def test_trace_lists_all_rules_and_questions_as_covered() -> None:
     table = json.loads(result.stdout)
     assert [r["id"] for r in table["rules"]] == [f"R{i}" for i in range(1, 23)]
     assert all(r["covered"] for r in table["rules"])
-    assert [q["id"] for q in table["questions"]] == [f"Q{i}" for i in range(1, 13)]
+    assert [q["id"] for q in table["questions"]] == [f"Q{i}" for i in range(1, 18)]
     assert all(q["answered"] and q["assumption"]["zh"] for q in table["questions"])
     text = authspec("trace", "specs")
-    assert "rules covered: 22/22; questions answered: 12/12" in text.stdout
+    assert "rules covered: 22/22; questions answered: 17/17" in text.stdout
 
 
 def test_trace_fails_on_uncovered_rule(tmp_path: Path) -> None:
@@ -58,7 +58,7 @@ def test_trace_writes_a_file_and_prints_the_summary(tmp_path: Path) -> None:
         path = tmp_path / f"matrix.{fmt}"
         result = authspec("trace", "specs", "--format", fmt, "-o", str(path))
         assert result.returncode == 0, result.stdout
-        assert result.stdout.strip() == ("rules covered: 22/22; questions answered: 12/12 "
+        assert result.stdout.strip() == ("rules covered: 22/22; questions answered: 17/17 "
                                          f"(written to {path})")
         text = path.read_text(encoding="utf-8")
         assert text.startswith(start) and "R22" in text and "Q12" in text
