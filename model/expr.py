@@ -597,8 +597,30 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-def compile_expr(node: Node, policies: Mapping[str, Policy]) -> Evaluator:
-    """Turn a checked tree into a closure ``f(params, variables, states)``."""
+def _by_name(name: str) -> str:
+    return name
+
+
+@dataclass(frozen=True)
+class Keys:
+    """How compiled closures find variables and states in what they are given.
+
+    By default by name (``variables["machine.var"]``, ``states["machine"]``); the pure
+    semantics (semantics.py) passes positions instead, so closures read its snapshot
+    tuples directly.
+    """
+
+    variable: Callable[[str], Any] = _by_name
+    state: Callable[[str], Any] = _by_name
+
+
+BY_NAME = Keys()
+
+
+def compile_expr(node: Node, policies: Mapping[str, Policy], keys: Keys = BY_NAME) -> Evaluator:
+    """Turn a checked tree into a closure ``f(params, variables, states)``.
+
+    ``keys`` says how the closure looks variables and states up (see ``Keys``)."""
     if isinstance(node, Lit):
         value = node.value
         return lambda p, v, s: value
@@ -606,29 +628,29 @@ def compile_expr(node: Node, policies: Mapping[str, Policy]) -> Evaluator:
         name = node.name
         return lambda p, v, s: p[name]
     if isinstance(node, VarRef):
-        key = node.qualified
+        key = keys.variable(node.qualified)
         return lambda p, v, s: v[key]
     if isinstance(node, StateRef):
-        machine = node.machine
+        machine = keys.state(node.machine)
         return lambda p, v, s: s[machine]
     if isinstance(node, Unary):
-        inner = compile_expr(node.operand, policies)
+        inner = compile_expr(node.operand, policies, keys)
         if node.op == "not":
             return lambda p, v, s: not inner(p, v, s)
         return lambda p, v, s: -inner(p, v, s)
     if isinstance(node, Binary):
-        return _compile_binary(node, policies)
+        return _compile_binary(node, policies, keys)
     if isinstance(node, Call):
-        return _compile_call(node, policies)
+        return _compile_call(node, policies, keys)
     if isinstance(node, ListLit):
-        items = [compile_expr(i, policies) for i in node.items]
+        items = [compile_expr(i, policies, keys) for i in node.items]
         return lambda p, v, s: [i(p, v, s) for i in items]
     raise TypeError(f"cannot compile unresolved node {node!r}; check() it first")
 
 
-def _compile_binary(node: Binary, policies: Mapping[str, Policy]) -> Evaluator:
-    left = compile_expr(node.left, policies)
-    right = compile_expr(node.right, policies)
+def _compile_binary(node: Binary, policies: Mapping[str, Policy], keys: Keys) -> Evaluator:
+    left = compile_expr(node.left, policies, keys)
+    right = compile_expr(node.right, policies, keys)
     op = node.op
     if op == "and":
         return lambda p, v, s: left(p, v, s) and right(p, v, s)
@@ -650,14 +672,14 @@ def _compile_binary(node: Binary, policies: Mapping[str, Policy]) -> Evaluator:
     return lambda p, v, s: fn(left(p, v, s), right(p, v, s))
 
 
-def _compile_call(node: Call, policies: Mapping[str, Policy]) -> Evaluator:
+def _compile_call(node: Call, policies: Mapping[str, Policy], keys: Keys) -> Evaluator:
     if node.func == "matches":
-        value = compile_expr(node.args[0], policies)
+        value = compile_expr(node.args[0], policies, keys)
         policy_ref = node.args[1]
         assert isinstance(policy_ref, PolicyRef)
         satisfies = policy_checker(policies[policy_ref.name])
         return lambda p, v, s: satisfies(value(p, v, s))
-    args = [compile_expr(a, policies) for a in node.args]
+    args = [compile_expr(a, policies, keys) for a in node.args]
     if node.func == "len":
         (arg,) = args
         return lambda p, v, s: len(arg(p, v, s))

@@ -1,0 +1,461 @@
+"""The one semantics of authspec: what one event does, as a pure function.
+
+A loaded ``System`` is compiled once (``semantics_of``) into a ``Semantics``: per event, its
+refusals in priority order with their guard closures, and per machine and state the
+candidate transitions with their guard and effect closures. Everything that runs a spec
+reads this one structure: the stateful ``Executable`` (runtime.py), ``simulate``, the
+conformance harness's analysis and sweep, and the exploration and linearizability checks
+to come. The rule below is written here and nowhere else::
+
+    step(snapshot, event, params) -> (Outcome, Snapshot)
+
+1. **Refusals first** (``deciding_refusal``). The event's refusals are tried in priority
+   order: machines in the order of the system file's ``machines:``, then the order within
+   each file. The first whose machine is in one of its ``from`` states (any state when it
+   names none) and whose guard holds refuses the event with its reason. A refused event
+   changes nothing: the snapshot returned is the one given.
+2. **Otherwise every machine moves that can** (``enabled_transitions``). For each machine
+   with transitions for the event from its current state, the first whose guard holds is
+   taken (the static checks prove that at most one can hold). Guards and the right-hand
+   sides of effects all read the snapshot *before* the event; the effects of all machines
+   are then committed together (``commit``).
+3. **If no machine moved**, the event is refused with the system's ``otherwise`` reason.
+
+``step`` is pure, as Porcupine's model step must be: it never mutates its input, and the
+same snapshot, event and parameters always give the same answer. Snapshots are immutable,
+hashable tuples (one state per machine, one value per variable, in the system's order), so
+they serve as keys of explored state spaces and as linearization points.
+
+The runtime enforces what the spec declares: an effect that would take an ``int`` outside
+its ``min``/``max``, or a division or modulo by zero in a guard or an effect, raises a
+``ModelError`` naming the spec's file, line and column, the event and what to change.
+
+Guards and effects are compiled with positional keys (``expr.Keys``): closures read the
+snapshot tuples directly, with no dictionary built per step. Consumers that need closures
+of their own over the same snapshots (the harness's analysis of guard conjuncts) get them
+from ``Semantics.compile``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from types import MappingProxyType
+from typing import Any
+
+from .errors import ModelError
+from .expr import Evaluator, Keys, Node, compile_expr
+from .ir import Assignment, Event, Invariant, Rejection, Span, System, Transition, Variable
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the model says of one event."""
+
+    event: str
+    accepted: bool
+    reason: str | None = None
+    transitions: tuple[str, ...] = ()  # ids of the transitions taken
+    rejection: str | None = None  # id of the deciding refusal (None for 'otherwise')
+    rules: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return "accepted" if self.accepted else f"rejected({self.reason})"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The whole state of a system: one state per machine and one value per variable, in
+    the order of ``System.machines`` and ``System.variables``. Hashable and comparable."""
+
+    states: tuple[str, ...]
+    values: tuple[Any, ...]
+
+
+# -- the compiled structure ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompiledRefusal:
+    """One refusal of the spec, ready to be tried against a snapshot."""
+
+    rejection: Rejection
+    machine: int  # position of its machine in the snapshot's states
+    sources: frozenset[str]  # empty: in any state
+    guard: Evaluator | None
+    outcome: Outcome  # what the model answers when this refusal decides
+
+    def in_source(self, states: tuple[str, ...]) -> bool:
+        """Whether the refusal's machine is in one of its ``from`` states."""
+        return not self.sources or states[self.machine] in self.sources
+
+
+@dataclass(frozen=True)
+class CompiledEffect:
+    """One assignment of a transition: ``variable := value`` (value read before the event)."""
+
+    assignment: Assignment
+    variable: Variable
+    index: int  # position of the variable in the snapshot's values
+    value: Evaluator
+    low: int | None  # the declared range of an int variable (None: not bounded)
+    high: int | None
+
+
+@dataclass(frozen=True)
+class CompiledTransition:
+    """One transition of the spec, ready to be tried against a snapshot."""
+
+    transition: Transition
+    machine: int
+    sources: frozenset[str]
+    guard: Evaluator | None
+    effects: tuple[CompiledEffect, ...]
+    outcome: Outcome  # what the model answers when this transition alone fires
+
+    def in_source(self, states: tuple[str, ...]) -> bool:
+        return states[self.machine] in self.sources
+
+
+@dataclass(frozen=True)
+class EventTable:
+    """Everything the semantics needs to process one event."""
+
+    event: Event
+    refusals: tuple[CompiledRefusal, ...]  # in priority order
+    # For each machine with transitions for the event: its position and, per state, the
+    # candidate transitions from that state in spec order.
+    moves: tuple[tuple[int, Mapping[str, tuple[CompiledTransition, ...]]], ...]
+    transitions: tuple[CompiledTransition, ...]  # all of the event's, in spec order
+    otherwise: Outcome
+    param_names: frozenset[str]
+
+
+@dataclass(frozen=True)
+class CompiledInvariant:
+    invariant: Invariant
+    holds: Evaluator
+
+
+Element = CompiledRefusal | CompiledTransition | CompiledEffect | CompiledInvariant
+
+
+@dataclass(frozen=True, eq=False)
+class Semantics:
+    """A System compiled for ``step`` (see the module docstring). Build it with
+    ``semantics_of(system)``; it is immutable and may be shared between threads."""
+
+    system: System
+    machines: tuple[str, ...]
+    variables: tuple[Variable, ...]
+    machine_index: Mapping[str, int]
+    variable_index: Mapping[str, int]
+    events: Mapping[str, EventTable]
+    invariants: tuple[CompiledInvariant, ...]
+    initial: Snapshot
+    keys: Keys
+    _combined: dict[tuple[str, ...], Outcome] = field(default_factory=dict, repr=False)
+
+    # -- the three hooks of one step ----------------------------------------------------------
+    def deciding_refusal(self, table: EventTable, snapshot: Snapshot,
+                         params: Mapping[str, Any]) -> CompiledRefusal | None:
+        """Rule 1: the first refusal, in priority order, that applies and whose guard holds."""
+        states, values = snapshot.states, snapshot.values
+        refusal = None
+        try:
+            for refusal in table.refusals:
+                if refusal.sources and states[refusal.machine] not in refusal.sources:
+                    continue
+                if refusal.guard is None or refusal.guard(params, values, states):
+                    return refusal
+        except ArithmeticError as error:
+            raise self._located(refusal, table, error) from None
+        return None
+
+    def enabled_transitions(self, table: EventTable, snapshot: Snapshot,
+                            params: Mapping[str, Any]) -> list[CompiledTransition]:
+        """Rule 2: per machine, the first candidate transition whose guard holds."""
+        states, values = snapshot.states, snapshot.values
+        fired: list[CompiledTransition] = []
+        transition = None
+        try:
+            for machine, by_state in table.moves:
+                for transition in by_state.get(states[machine], ()):
+                    if transition.guard is None or transition.guard(params, values, states):
+                        fired.append(transition)
+                        break
+        except ArithmeticError as error:
+            raise self._located(transition, table, error) from None
+        return fired
+
+    def commit(self, table: EventTable, snapshot: Snapshot, params: Mapping[str, Any],
+               fired: list[CompiledTransition]) -> Snapshot:
+        """Rule 2, second half: every effect computed from ``snapshot``, then all committed
+        together with the targets of ``fired``. Range-checked: see the module docstring."""
+        states, values = snapshot.states, snapshot.values
+        new_values: list[Any] | None = None
+        new_states: list[str] | None = None
+        for transition in fired:
+            for effect in transition.effects:
+                try:
+                    value = effect.value(params, values, states)
+                except ArithmeticError as error:
+                    raise self._located(effect, table, error) from None
+                if (effect.low is not None and value < effect.low) or (
+                        effect.high is not None and value > effect.high):
+                    raise self._out_of_range(effect, table, value)
+                if new_values is None:
+                    new_values = list(values)
+                new_values[effect.index] = value
+            target = transition.transition.target
+            if target is not None and target != states[transition.machine]:
+                if new_states is None:
+                    new_states = list(states)
+                new_states[transition.machine] = target
+        if new_values is None and new_states is None:
+            return snapshot
+        return Snapshot(states if new_states is None else tuple(new_states),
+                        values if new_values is None else tuple(new_values))
+
+    # -- the step -----------------------------------------------------------------------------
+    def step(self, snapshot: Snapshot, event: str,
+             params: Mapping[str, Any]) -> tuple[Outcome, Snapshot]:
+        """What ``event`` with ``params`` does in ``snapshot``: the outcome and the snapshot
+        after it (the same object when refused). Pure. Raises ``ModelError`` for an event
+        or parameters the spec does not declare, and for a runtime error of the spec."""
+        table = self.table(event)
+        self.check_params(table, params)
+        return self.step_checked(table, snapshot, params)
+
+    def step_checked(self, table: EventTable, snapshot: Snapshot,
+                     params: Mapping[str, Any]) -> tuple[Outcome, Snapshot]:
+        """``step`` for parameters already checked against the event's declaration."""
+        refusal = self.deciding_refusal(table, snapshot, params)
+        if refusal is not None:
+            return refusal.outcome, snapshot
+        fired = self.enabled_transitions(table, snapshot, params)
+        if not fired:
+            return table.otherwise, snapshot
+        after = self.commit(table, snapshot, params, fired)
+        if len(fired) == 1:
+            return fired[0].outcome, after
+        return self._outcome_of(table, fired), after
+
+    def _outcome_of(self, table: EventTable, fired: list[CompiledTransition]) -> Outcome:
+        ids = tuple(t.transition.id for t in fired)
+        outcome = self._combined.get(ids)
+        if outcome is None:
+            rules = tuple(dict.fromkeys(r for t in fired for r in t.transition.rules))
+            outcome = Outcome(table.event.name, True, None, ids, None, rules)
+            self._combined[ids] = outcome  # a benign race: every writer writes the same
+        return outcome
+
+    # -- questions about a snapshot -----------------------------------------------------------
+    def table(self, event: str) -> EventTable:
+        table = self.events.get(event)
+        if table is None:
+            known = ", ".join(self.events)
+            raise ModelError(f"unknown event {event!r}; the spec declares: {known}")
+        return table
+
+    def check_params(self, table: EventTable, params: Mapping[str, Any]) -> None:
+        """Raise ``ModelError`` unless ``params`` are exactly the event's, each in its domain.
+        The message never shows a secret's value."""
+        names = table.param_names
+        if params.keys() != names:
+            missing, extra = names - params.keys(), params.keys() - names
+            parts = []
+            if missing:
+                parts.append(f"missing {', '.join(sorted(missing))}")
+            if extra:
+                parts.append(f"unknown {', '.join(sorted(map(str, extra)))}")
+            raise ModelError(f"event {table.event.name}: {'; '.join(parts)} "
+                             f"(parameters: {', '.join(sorted(names)) or 'none'})")
+        for param in table.event.params:
+            value = params[param.name]
+            if not param.type.contains(value):
+                shown = f"<secret {type(value).__name__}>" if param.secret else repr(value)
+                raise ModelError(f"event {table.event.name}: {param.name}={shown} is not a "
+                                 f"{param.type.describe()}")
+
+    def violated_invariants(self, snapshot: Snapshot) -> list[Invariant]:
+        """The spec's invariants that ``snapshot`` breaks, in spec order."""
+        states, values = snapshot.states, snapshot.values
+        broken = []
+        for compiled in self.invariants:
+            try:
+                holds = compiled.holds({}, values, states)
+            except ArithmeticError as error:
+                raise self._located(compiled, None, error) from None
+            if not holds:
+                broken.append(compiled.invariant)
+        return broken
+
+    def applicable_refusals(self, snapshot: Snapshot, event: str) -> list[CompiledRefusal]:
+        """The event's refusals whose machine is in one of their states, in priority order."""
+        states = snapshot.states
+        return [r for r in self.table(event).refusals if r.in_source(states)]
+
+    def candidate_transitions(self, snapshot: Snapshot, event: str) -> list[CompiledTransition]:
+        """The event's transitions that leave a current state, in spec order."""
+        states = snapshot.states
+        return [t for t in self.table(event).transitions if t.in_source(states)]
+
+    def may_accept(self, snapshot: Snapshot, event: str) -> bool:
+        """Whether some parameters could make ``event`` accepted, judged from the states
+        alone: no unconditional refusal applies and some transition leaves a current state."""
+        table = self.table(event)
+        states = snapshot.states
+        if any(r.guard is None and r.in_source(states) for r in table.refusals):
+            return False
+        return any(states[machine] in by_state for machine, by_state in table.moves)
+
+    def states_of(self, snapshot: Snapshot) -> Mapping[str, str]:
+        """Machine name -> state, read-only."""
+        return MappingProxyType(dict(zip(self.machines, snapshot.states, strict=True)))
+
+    def values_of(self, snapshot: Snapshot) -> Mapping[str, Any]:
+        """``machine.variable`` -> value, read-only."""
+        return MappingProxyType({v.qualified: value for v, value
+                                 in zip(self.variables, snapshot.values, strict=True)})
+
+    def snapshot_of(self, states: Mapping[str, str], values: Mapping[str, Any]) -> Snapshot:
+        """The snapshot of named states and values (every machine and variable named)."""
+        return Snapshot(tuple(states[m] for m in self.machines),
+                        tuple(values[v.qualified] for v in self.variables))
+
+    def check_snapshot(self, snapshot: Any) -> Snapshot:
+        """``snapshot`` if it is one of this system's; a ``ModelError`` saying why not."""
+        if not isinstance(snapshot, Snapshot):
+            raise ModelError(f"not a Snapshot: {type(snapshot).__name__}")
+        if len(snapshot.states) != len(self.machines) or len(snapshot.values) != len(
+                self.variables):
+            raise ModelError(f"a snapshot of another system: {len(snapshot.states)} states and "
+                             f"{len(snapshot.values)} values, this one has "
+                             f"{len(self.machines)} machines and {len(self.variables)} "
+                             "variables")
+        return snapshot
+
+    def compile(self, node: Node) -> Evaluator:
+        """A closure over this semantics' snapshots for an expression of the spec."""
+        return compile_expr(node, self.policies, self.keys)
+
+    @property
+    def policies(self) -> Mapping[str, Any]:
+        return {p.name: p for p in self.system.policies}
+
+    # -- located runtime errors ---------------------------------------------------------------
+    def _located(self, element: Element | None, table: EventTable | None,
+                 error: ArithmeticError) -> ModelError:
+        span, what = _where(element)
+        during = f" during {table.event.name}" if table is not None else ""
+        return ModelError(f"{span}: {what} fails{during}: {error}\n    hint: a divisor "
+                          "that can be zero: guard it (for example 'd != 0 and n // d > 1') "
+                          "or divide by a constant")
+
+    def _out_of_range(self, effect: CompiledEffect, table: EventTable, value: Any) -> ModelError:
+        variable = effect.variable
+        return ModelError(
+            f"{effect.assignment.span}: effect {variable.name}: {effect.assignment.value.source}"
+            f" during {table.event.name} gives {value}, outside {variable.qualified}'s range "
+            f"[{variable.type.min}, {variable.type.max}]\n    hint: add a guard that keeps the "
+            "result in range, or widen the variable's min/max (authspec validate reports "
+            "such effects as effect-out-of-range)")
+
+
+def _where(element: Element | None) -> tuple[Span | str, str]:
+    if isinstance(element, CompiledRefusal):
+        r = element.rejection
+        return (r.guard.span if r.guard else r.span), f"the guard of refusal {r.id}"
+    if isinstance(element, CompiledTransition):
+        t = element.transition
+        return (t.guard.span if t.guard else t.span), f"the guard of transition {t.id}"
+    if isinstance(element, CompiledEffect):
+        a = element.assignment
+        return a.span, f"effect {element.variable.qualified} := {a.value.source}"
+    if isinstance(element, CompiledInvariant):
+        i = element.invariant
+        return i.expr.span, f"invariant {i.id} ({i.expr.source})"
+    return "<spec>", "an expression"
+
+
+# -- compilation --------------------------------------------------------------------------------
+
+
+@cache
+def semantics_of(system: System) -> Semantics:
+    """The compiled semantics of ``system`` (compiled once per system)."""
+    return _compile(system)
+
+
+def _compile(system: System) -> Semantics:
+    machines = tuple(m.name for m in system.machines)
+    machine_index = {name: i for i, name in enumerate(machines)}
+    variables = system.variables
+    variable_index = {v.qualified: i for i, v in enumerate(variables)}
+    keys = Keys(variable=variable_index.__getitem__, state=machine_index.__getitem__)
+    policies = {p.name: p for p in system.policies}
+
+    def compiled(expr: Any) -> Evaluator | None:
+        return None if expr is None else compile_expr(expr.tree, policies, keys)
+
+    refusals: dict[str, list[CompiledRefusal]] = {e.name: [] for e in system.events}
+    for r in system.rejections:
+        refusals[r.event].append(CompiledRefusal(
+            r, machine_index[r.machine], frozenset(r.sources), compiled(r.guard),
+            Outcome(r.event, False, r.reason, (), r.id, r.rules)))
+    transitions: dict[str, list[CompiledTransition]] = {e.name: [] for e in system.events}
+    for t in system.transitions:
+        effects = tuple(_effect(system, t, a, variable_index, policies, keys)
+                        for a in t.effects)
+        transitions[t.event].append(CompiledTransition(
+            t, machine_index[t.machine], frozenset(t.sources), compiled(t.guard), effects,
+            Outcome(t.event, True, None, (t.id,), None, tuple(dict.fromkeys(t.rules)))))
+    tables = {e.name: _table(e, refusals[e.name], transitions[e.name], system.otherwise)
+              for e in system.events}
+    invariants = tuple(CompiledInvariant(i, compile_expr(i.expr.tree, policies, keys))
+                       for i in system.all_invariants)
+    initial = Snapshot(tuple(m.initial.name for m in system.machines),
+                       tuple(v.initial for v in variables))
+    return Semantics(system, machines, variables, MappingProxyType(machine_index),
+                     MappingProxyType(variable_index), MappingProxyType(tables), invariants,
+                     initial, keys)
+
+
+def _effect(system: System, transition: Transition, assignment: Assignment,
+            variable_index: Mapping[str, int], policies: Mapping[str, Any],
+            keys: Keys) -> CompiledEffect:
+    variable = system.machine(transition.machine).variable(assignment.variable)
+    assert variable is not None, f"{assignment.span}: the loader resolves effect targets"
+    bounded = variable.type.kind == "int"
+    return CompiledEffect(assignment, variable, variable_index[variable.qualified],
+                          compile_expr(assignment.value.tree, policies, keys),
+                          variable.type.min if bounded else None,
+                          variable.type.max if bounded else None)
+
+
+def _table(event: Event, refusals: list[CompiledRefusal], transitions: list[CompiledTransition],
+           otherwise: str) -> EventTable:
+    by_machine: dict[int, dict[str, list[CompiledTransition]]] = {}
+    for t in transitions:
+        per_state = by_machine.setdefault(t.machine, {})
+        for source in t.transition.sources:
+            per_state.setdefault(source, []).append(t)
+    moves = tuple((machine, MappingProxyType({s: tuple(ts) for s, ts in per_state.items()}))
+                  for machine, per_state in sorted(by_machine.items()))
+    return EventTable(event, tuple(refusals), moves, tuple(transitions),
+                      Outcome(event.name, False, otherwise),
+                      frozenset(p.name for p in event.params))
+
+
+__all__ = [
+    "CompiledEffect",
+    "CompiledRefusal",
+    "CompiledTransition",
+    "EventTable",
+    "Outcome",
+    "Semantics",
+    "Snapshot",
+    "semantics_of",
+]
