@@ -49,6 +49,13 @@ from authspec.model.expr import (
     walk,
 )
 from authspec.model.ir import CHAR_CLASSES, Event, Param, Policy, Rejection, System, Transition
+from authspec.model.semantics import (
+    CompiledRefusal,
+    CompiledTransition,
+    Semantics,
+    Snapshot,
+    semantics_of,
+)
 
 _COMPARISONS = frozenset({"<", "<=", ">", ">=", "==", "!="})
 #: Weight of one false conjunct of the guard a repair aims at (see ``Analysis.score``).
@@ -183,17 +190,36 @@ def _increment(transition: Transition, variable: str) -> int | None:
 
 
 @dataclass(frozen=True)
-class _Guarded:
-    element: Transition | Rejection
-    machine: str
-    sources: frozenset[str]  # empty: any state
-    guard: Evaluator | None
-    conjuncts: tuple[Evaluator, ...] = ()  # the guard's top-level 'and' terms
+class Guarded:
+    """A transition or refusal as the analysis sees it: the semantics' compiled element
+    (semantics.py) and the top-level ``and`` terms of its guard, compiled over the same
+    snapshots, to measure how far parameters are from making the guard hold."""
 
-    def missing(self, params: Mapping[str, Any], values: Mapping[str, Any],
-                states: Mapping[str, str]) -> int:
+    compiled: CompiledTransition | CompiledRefusal
+    conjuncts: tuple[Evaluator, ...] = ()
+
+    @property
+    def element(self) -> Transition | Rejection:
+        compiled = self.compiled
+        return (compiled.transition if isinstance(compiled, CompiledTransition)
+                else compiled.rejection)
+
+    @property
+    def machine(self) -> str:
+        return self.element.machine
+
+    @property
+    def sources(self) -> frozenset[str]:
+        return self.compiled.sources
+
+    def applies(self, states: Mapping[str, str]) -> bool:
+        """Whether the element's machine is in one of its ``from`` states (by name)."""
+        return not self.sources or states[self.machine] in self.sources
+
+    def missing(self, params: Mapping[str, Any], snapshot: Snapshot) -> int:
         """How many of the guard's conjuncts are false (0: the guard holds)."""
         count = 0
+        values, states = snapshot.values, snapshot.states
         for term in self.conjuncts:
             try:
                 count += not term(params, values, states)
@@ -201,27 +227,40 @@ class _Guarded:
                 count += 1
         return count
 
-    def applies(self, states: Mapping[str, str]) -> bool:
-        return not self.sources or states[self.machine] in self.sources
-
-    def holds(self, params: Mapping[str, Any], values: Mapping[str, Any],
-              states: Mapping[str, str]) -> bool:
-        if self.guard is None:
+    def holds(self, params: Mapping[str, Any], snapshot: Snapshot) -> bool:
+        guard = self.compiled.guard
+        if guard is None:
             return True
         try:
-            return bool(self.guard(params, values, states))
+            return bool(guard(params, snapshot.values, snapshot.states))
         except Exception:
             return False
 
 
+def _conjuncts(semantics: Semantics, expr: Any) -> tuple[Evaluator, ...]:
+    if expr is None:
+        return ()
+    terms: list[Node] = []
+    stack = [expr.tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Binary) and node.op == "and":
+            stack.extend((node.right, node.left))
+        else:
+            terms.append(node)
+    return tuple(semantics.compile(term) for term in terms)
+
+
 @dataclass
 class Analysis:
-    """What the harness derives once from a System (see the module docstring)."""
+    """What the harness derives once from a System (see the module docstring). It reads
+    the compiled semantics (``semantics_of``) and never decides an outcome itself."""
 
     system: System
+    semantics: Semantics = field(init=False)
     events: dict[str, Event] = field(init=False)
-    transitions: dict[str, list[_Guarded]] = field(init=False)
-    rejections: dict[str, list[_Guarded]] = field(init=False)
+    transitions: dict[str, list[Guarded]] = field(init=False)
+    rejections: dict[str, list[Guarded]] = field(init=False)
     int_bounds: dict[tuple[str, str], list[Linear]] = field(init=False)
     counters: list[Counter] = field(init=False)
     str_variables: tuple[str, ...] = field(init=False)
@@ -229,18 +268,15 @@ class Analysis:
 
     def __post_init__(self) -> None:
         system = self.system
+        self.semantics = semantics = semantics_of(system)
         self.policies = {p.name: p for p in system.policies}
         self.events = {e.name: e for e in system.events}
-        self.transitions = {e: [] for e in self.events}
-        self.rejections = {e: [] for e in self.events}
-        for t in system.transitions:
-            self.transitions[t.event].append(_Guarded(
-                t, t.machine, frozenset(t.sources), self._compile(t.guard),
-                self._conjuncts(t.guard)))
-        for r in system.rejections:
-            self.rejections[r.event].append(_Guarded(
-                r, r.machine, frozenset(r.sources), self._compile(r.guard),
-                self._conjuncts(r.guard)))
+        self.transitions = {
+            e: [Guarded(t, _conjuncts(semantics, t.transition.guard)) for t in table.transitions]
+            for e, table in semantics.events.items()}
+        self.rejections = {
+            e: [Guarded(r, _conjuncts(semantics, r.rejection.guard)) for r in table.refusals]
+            for e, table in semantics.events.items()}
         self.str_variables = tuple(v.qualified for v in system.variables if v.type.kind == "str")
         self.int_bounds = {}
         for event in system.events:
@@ -248,22 +284,6 @@ class Analysis:
                 if param.type.kind == "int":
                     self.int_bounds[(event.name, param.name)] = self._param_bounds(event, param)
         self.counters = self._find_counters()
-
-    def _compile(self, expr: Any) -> Evaluator | None:
-        return None if expr is None else compile_expr(expr.tree, self.policies)
-
-    def _conjuncts(self, expr: Any) -> tuple[Evaluator, ...]:
-        if expr is None:
-            return ()
-        terms: list[Node] = []
-        stack = [expr.tree]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, Binary) and node.op == "and":
-                stack.extend((node.right, node.left))
-            else:
-                terms.append(node)
-        return tuple(compile_expr(term, self.policies) for term in terms)
 
     def _guards_of(self, event: str) -> list[Node]:
         elements = [g.element for g in (*self.transitions[event], *self.rejections[event])]
@@ -312,10 +332,7 @@ class Analysis:
     # -- questions about the current state -------------------------------------------------
     def may_accept(self, model: Executable, event: str) -> bool:
         """Whether some parameters could be accepted now (judged from states alone)."""
-        states = model.states
-        if any(r.guard is None and r.applies(states) for r in self.rejections[event]):
-            return False
-        return any(t.applies(states) for t in self.transitions[event])
+        return self.semantics.may_accept(model.current, event)
 
     def score(self, model: Executable, event: str, params: Mapping[str, Any],
               target: frozenset[str] | None = None) -> int:
@@ -323,29 +340,32 @@ class Analysis:
         are. Each false conjunct of the closest transition's guard weighs ``MISS``, each
         refusal that would apply weighs 1, so the repair first makes a transition fire,
         then clears the refusals."""
-        states, values = model.states, model.values
+        snapshot = model.current
+        states = snapshot.states
         bad = sum(1 for r in self.rejections[event]
-                  if r.applies(states) and r.holds(params, values, states))
-        misses = [t.missing(params, values, states) for t in self.transitions[event]
-                  if t.applies(states) and (target is None or t.element.id in target)]
+                  if r.compiled.in_source(states) and r.holds(params, snapshot))
+        misses = [t.missing(params, snapshot) for t in self.transitions[event]
+                  if t.compiled.in_source(states)
+                  and (target is None or t.element.id in target)]
         return bad + MISS * (min(misses) if misses else MISS)
 
     def applicable_rejections(self, model: Executable, event: str) -> list[Rejection]:
         """The event's refusals that apply in the current states, in priority order."""
-        states = model.states
-        return [r.element for r in self.rejections[event] if r.applies(states)]  # type: ignore[misc]
+        return [r.rejection for r in self.semantics.applicable_refusals(model.current, event)]
 
     def refusal_score(self, model: Executable, event: str, params: Mapping[str, Any],
                       rejection: str) -> int:
-        """How far ``params`` are from being refused by ``rejection`` (0: they are)."""
-        states, values = model.states, model.values
+        """How far ``params`` are from being refused by ``rejection`` (0: they are): the
+        false conjuncts of its guard, and each refusal of higher priority that would
+        decide first."""
+        snapshot = model.current
         bad = 0
         for r in self.rejections[event]:
-            if not r.applies(states):
+            if not r.compiled.in_source(snapshot.states):
                 continue
             if r.element.id == rejection:
-                return bad + MISS * r.missing(params, values, states)
-            bad += r.holds(params, values, states)
+                return bad + MISS * r.missing(params, snapshot)
+            bad += r.holds(params, snapshot)
         return bad + MISS * MISS
 
     def repair(self, model: Executable, event: str, params: Mapping[str, Any],
@@ -404,10 +424,6 @@ def analyse(system: System) -> Analysis:
 
 
 # -- strings from policies --------------------------------------------------------------------
-
-
-def class_chars(name: str) -> str:
-    return CLASS_CHARS[name]
 
 
 def _allowed(policy: Policy) -> Callable[[str], bool]:
@@ -654,15 +670,6 @@ def params_strategy(analysis: Analysis, model: Executable, event: str,
     return params()
 
 
-def string_strategy(param: Param, analysis: Analysis,
-                    known: Mapping[str, list[str]]) -> st.SearchStrategy[str]:
-    @st.composite
-    def strings(draw: Draw) -> str:
-        return draw_string(draw, param, analysis, known)
-
-    return strings()
-
-
 def candidates(analysis: Analysis, model: Executable, event: str,
                memory: Memory) -> dict[str, list[Any]]:
     """Finite alternatives for each parameter, tried in order by ``Analysis.repair``."""
@@ -696,6 +703,7 @@ __all__ = [
     "CLASS_CHARS",
     "Analysis",
     "Counter",
+    "Guarded",
     "Linear",
     "Memory",
     "analyse",
@@ -703,5 +711,4 @@ __all__ = [
     "draw_params",
     "params_strategy",
     "policy_categories",
-    "string_strategy",
 ]
