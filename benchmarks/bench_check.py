@@ -6,26 +6,41 @@ Measured in one run and printed as ratios:
    observation, invariants and Hypothesis included);
 2. steps per second of a hand-written Hypothesis RuleBasedStateMachine for a few of the
    same rules (register, login, static-password payments and the 300 yuan quota), with a
-   hand-written expectation instead of the model;
+   hand-written expectation instead of the model; like the check, it calls ``observe()``
+   after every step and compares what it observes with what it expects;
 3. steps per second of calling the bank adapter directly in a loop (no Hypothesis, no
-   model): the ceiling.
+   model), ``perform`` and ``observe`` per step: the ceiling.
+
+Goal (issue 8): check/direct >= 0.5 with observation on.
 
 Then, per mutant, time to kill with the harness as shipped against plain uniform rule
 choice (no boundary weighting of the parameters' repair, no repeat rule, no roadmap, no
 sweep), each with the same time cap.
 
-    .venv/bin/python benchmarks/bench_check.py [--seconds 15] [--mutants sample|all|NAME,...]
+    .venv/bin/python benchmarks/bench_check.py [--seconds 15] [--mutants sample|all|none|NAME,...]
+                                               [--json]
+
+With ``--json`` the last line is one JSON object: ``check_steps_per_s``,
+``handwritten_steps_per_s``, ``direct_steps_per_s``, ``check_over_direct``,
+``check_over_handwritten`` and, per mutant measured, the times to kill.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from authspec.bank.adapter import make_adapter
 from authspec.harness.adapter import Response
@@ -62,6 +77,15 @@ class HandWritten(RuleBasedStateMachine):
     def _do(self, event: str, params: dict[str, Any]) -> Response:
         type(self).steps += 1
         return self.adapter.perform(event, params)
+
+    @invariant()
+    def observed_as_expected(self) -> None:
+        """What the check does after every step: observe the bank and compare."""
+        seen = self.adapter.observe()
+        assert seen.states["account"] == ("unregistered" if not self.registered
+                                          else seen.states["account"])
+        assert (seen.states["session"] != "logged_out") == self.logged_in
+        assert seen.variables["static_password.spent"] == self.spent
 
     @rule()
     def register(self) -> None:
@@ -150,46 +174,77 @@ def kill_time(name: str, cap: float, *, uniform: bool) -> tuple[float | None, in
     return result.time_to_failure, len(result.failure.steps) if result.failure else None
 
 
+def throughput(seconds: float) -> tuple[dict[str, float], Any]:
+    steps, elapsed, result = bench_harness(seconds)
+    hand_steps, hand_elapsed = bench_handwritten(seconds)
+    direct_steps, direct_elapsed = bench_direct(seconds)
+    figures = {"check_steps_per_s": steps / elapsed,
+               "handwritten_steps_per_s": hand_steps / hand_elapsed,
+               "direct_steps_per_s": direct_steps / direct_elapsed,
+               "check_steps": steps}
+    figures["check_over_direct"] = figures["check_steps_per_s"] / figures["direct_steps_per_s"]
+    figures["check_over_handwritten"] = (figures["check_steps_per_s"]
+                                         / figures["handwritten_steps_per_s"])
+    figures["handwritten_over_direct"] = (figures["handwritten_steps_per_s"]
+                                          / figures["direct_steps_per_s"])
+    return figures, result
+
+
+def print_throughput(seconds: float, f: dict[str, float], result: Any) -> None:
+    print(f"Throughput against the reference bank ({seconds:g} s each, observe after every step)")
+    print(f"  authspec check (model + bank + observe)   {f['check_steps_per_s']:8.0f} steps/s")
+    print(f"  hand-written Hypothesis machine (3 rules) {f['handwritten_steps_per_s']:8.0f} "
+          "steps/s")
+    print(f"  bank adapter called directly (+observe)   {f['direct_steps_per_s']:8.0f} steps/s")
+    print(f"  ratios: check/hand-written = {f['check_over_handwritten']:.2f}, "
+          f"check/direct = {f['check_over_direct']:.2f} (goal >= 0.5), "
+          f"hand-written/direct = {f['handwritten_over_direct']:.2f}")
+    covered = result.coverage.summary()
+    print("  coverage of the check: " + ", ".join(f"{k} {a}/{b}" for k, (a, b) in
+                                                  covered.items()))
+
+
+def mutant_names(choice: str) -> list[str]:
+    if choice == "none":
+        return []
+    from authspec.bank.mutants import MUTANTS
+
+    return ([m.name for m in MUTANTS] if choice == "all" else
+            SAMPLE if choice == "sample" else choice.split(","))
+
+
+def kill_times(names: list[str], cap: float) -> dict[str, dict[str, float | None]]:
+    out: dict[str, dict[str, float | None]] = {}
+    if not names:
+        return out
+    print(f"\nTime to kill (cap {cap:g} s; '-' = survived)")
+    print(f"  {'mutant':38s} {'authspec':>10s} {'uniform':>10s} {'speed-up':>9s}")
+    for name in names:
+        ours, _ = kill_time(name, cap, uniform=False)
+        plain, _ = kill_time(name, cap, uniform=True)
+        out[name] = {"authspec_s": ours, "uniform_s": plain}
+        speedup = (f"{(plain or cap) / ours:8.1f}x" if ours else "      -")
+        plus = "" if plain is not None else "+"
+        print(f"  {name:38s} {_t(ours):>10s} {_t(plain) if plain else f'>{cap:g} s':>10s}"
+              f" {speedup}{plus}")
+    return out
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15.0,
                         help="time per throughput measurement")
     parser.add_argument("--cap", type=float, default=40.0, help="time cap per mutant run")
     parser.add_argument("--mutants", default="sample",
                         help="sample, all, none, or names separated by commas")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
-
-    print(f"Throughput against the reference bank ({args.seconds:g} s each)")
-    steps, elapsed, result = bench_harness(args.seconds)
-    harness = steps / elapsed
-    hand_steps, hand_elapsed = bench_handwritten(args.seconds)
-    hand = hand_steps / hand_elapsed
-    direct_steps, direct_elapsed = bench_direct(args.seconds)
-    direct = direct_steps / direct_elapsed
-    print(f"  authspec check (model + bank + observe)   {harness:8.0f} steps/s")
-    print(f"  hand-written Hypothesis machine (3 rules) {hand:8.0f} steps/s")
-    print(f"  bank adapter called directly (+observe)   {direct:8.0f} steps/s")
-    print(f"  ratios: check/hand-written = {harness / hand:.2f}, "
-          f"check/direct = {harness / direct:.2f}, hand-written/direct = {hand / direct:.2f}")
-    covered = result.coverage.summary()
-    print("  coverage of the check: " + ", ".join(f"{k} {a}/{b}" for k, (a, b) in
-                                                  covered.items()))
-
-    if args.mutants == "none":
-        return
-    from authspec.bank.mutants import MUTANTS
-
-    names = ([m.name for m in MUTANTS] if args.mutants == "all" else
-             SAMPLE if args.mutants == "sample" else args.mutants.split(","))
-    print(f"\nTime to kill (cap {args.cap:g} s; '-' = survived)")
-    print(f"  {'mutant':38s} {'authspec':>10s} {'uniform':>10s} {'speed-up':>9s}")
-    for name in names:
-        ours, _ = kill_time(name, args.cap, uniform=False)
-        plain, _ = kill_time(name, args.cap, uniform=True)
-        speedup = (f"{(plain or args.cap) / ours:8.1f}x" if ours else "      -")
-        plus = "" if plain is not None else "+"
-        print(f"  {name:38s} {_t(ours):>10s} {_t(plain) if plain else f'>{args.cap:g} s':>10s}"
-              f" {speedup}{plus}")
+    figures, result = throughput(args.seconds)
+    print_throughput(args.seconds, figures, result)
+    kills = kill_times(mutant_names(args.mutants), args.cap)
+    if args.json:
+        print(json.dumps({**{k: round(v, 3) for k, v in figures.items()}, "kills": kills},
+                         sort_keys=True))
 
 
 def _t(value: float | None) -> str:

@@ -36,6 +36,7 @@ class Executable:
         self.current: Snapshot = self.semantics.initial
         self._views: tuple[Snapshot, Mapping[str, str], Mapping[str, Any]] | None = None
         self._chart_classes: dict[str, type[StateChart]] = {}
+        self._checked: tuple[Snapshot, list[Invariant]] | None = None
 
     # -- state ---------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -98,7 +99,12 @@ class Executable:
         return outcome
 
     def violated_invariants(self) -> list[Invariant]:
-        return self.semantics.violated_invariants(self.current)
+        """The invariants the current snapshot breaks (computed once per snapshot)."""
+        checked = self._checked
+        if checked is None or checked[0] is not self.current:
+            checked = self._checked = (self.current,
+                                       self.semantics.violated_invariants(self.current))
+        return list(checked[1])
 
     def with_state(self, run: Callable[[], Any]) -> Any:
         """Run ``run`` and put the state back as it was (for look-ahead)."""

@@ -38,7 +38,7 @@ from ``Semantics.compile``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from types import MappingProxyType
@@ -130,6 +130,7 @@ class EventTable:
     transitions: tuple[CompiledTransition, ...]  # all of the event's, in spec order
     otherwise: Outcome
     param_names: frozenset[str]
+    domains: tuple[tuple[str, Callable[[Any], bool]], ...]  # each parameter's type test
 
 
 @dataclass(frozen=True)
@@ -263,6 +264,9 @@ class Semantics:
         """Raise ``ModelError`` unless ``params`` are exactly the event's, each in its domain.
         The message never shows a secret's value."""
         names = table.param_names
+        if params.keys() == names and all(
+                contains(params[name]) for name, contains in table.domains):
+            return
         if params.keys() != names:
             missing, extra = names - params.keys(), params.keys() - names
             parts = []
@@ -446,7 +450,8 @@ def _table(event: Event, refusals: list[CompiledRefusal], transitions: list[Comp
                   for machine, per_state in sorted(by_machine.items()))
     return EventTable(event, tuple(refusals), moves, tuple(transitions),
                       Outcome(event.name, False, otherwise),
-                      frozenset(p.name for p in event.params))
+                      frozenset(p.name for p in event.params),
+                      tuple((p.name, p.type.contains) for p in event.params))
 
 
 __all__ = [
