@@ -544,12 +544,13 @@ def _int_range(op: str, left: Type, right: Type | None) -> Type:
         return Type("int", "int", min=-hi if hi is not None else None,
                     max=-lo if lo is not None else None)
     rlo, rhi = right.min, right.max
-    known = None not in (lo, hi, rlo, rhi)
-    if op == "+" and known:
+    if lo is None or hi is None or rlo is None or rhi is None:
+        return INT
+    if op == "+":
         return Type("int", "int", min=lo + rlo, max=hi + rhi)
-    if op == "-" and known:
+    if op == "-":
         return Type("int", "int", min=lo - rhi, max=hi - rlo)
-    if op in ("min", "max") and known:
+    if op in ("min", "max"):
         pick = min if op == "min" else max
         return Type("int", "int", min=pick(lo, rlo), max=pick(hi, rhi))
     return INT

@@ -291,6 +291,15 @@ class Assumption:
     span: Span = NOWHERE
 
 
+def citing_name(element: Transition | Rejection | Invariant | Policy | Assumption) -> str:
+    """What an element that cites rules is called: its ID, a policy's name, an answer's question."""
+    if isinstance(element, Policy):
+        return element.name
+    if isinstance(element, Assumption):
+        return element.question
+    return element.id
+
+
 def citation_order(citation: str) -> tuple[int, int, str]:
     """Sort key for cited IDs: R1 < R2 < R10 < Q1 < Q2 < anything else."""
     head, digits = citation[:1], citation[1:]
@@ -378,8 +387,10 @@ class System:
 
     def citations(self) -> dict[str, list[Transition | Rejection | Invariant | Policy]]:
         """Rule or question ID -> every element that cites it, in spec order."""
-        cited: dict[str, list[Any]] = {}
-        for element in (*self.transitions, *self.rejections, *self.all_invariants, *self.policies):
+        cited: dict[str, list[Transition | Rejection | Invariant | Policy]] = {}
+        elements: tuple[Transition | Rejection | Invariant | Policy, ...] = (
+            *self.transitions, *self.rejections, *self.all_invariants, *self.policies)
+        for element in elements:
             for rule_id in element.rules:
                 cited.setdefault(rule_id, []).append(element)
         return cited
