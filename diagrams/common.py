@@ -18,7 +18,6 @@ from authspec.model.ir import (
     Assignment,
     Expr,
     Machine,
-    Rejection,
     State,
     System,
     Transition,
@@ -28,7 +27,6 @@ from authspec.model.ir import (
 MASK = "•••"
 CJK_FONT = "Noto Sans CJK SC"
 FONT_STACK = f'"{CJK_FONT}", "Noto Sans CJK", "Noto Sans", "DejaVu Sans", sans-serif'
-LANGS = ("en", "zh")
 
 
 # -- secrets -------------------------------------------------------------------------------------
@@ -85,10 +83,6 @@ def mask_tree(node: Node, system: System) -> Node:
                 changes[f.name] = tuple(mask_tree(v, system) for v in value)
         return dataclasses.replace(node, **changes) if changes else node
     return node
-
-
-def mask_value(value: Any, secret: bool) -> Any:
-    return MASK if secret and value not in (None, "") else value
 
 
 def mask_params(params: Any, secrets: set[str]) -> Any:
@@ -180,10 +174,6 @@ def wrap(text: str, width: int = 34, max_lines: int = 3) -> list[str]:
     return lines
 
 
-def rules_text(rules: Iterable[str]) -> str:
-    return ", ".join(rules)
-
-
 def sort_rule_ids(ids: Iterable[str]) -> list[str]:
     """R1 < R2 < R10 < Q1 < Q2 < anything else."""
     return sorted(set(ids), key=citation_order)
@@ -203,11 +193,6 @@ def unreachable(machine: Machine, state: State) -> bool:
     return not state.initial and not any(
         t.target == state.name and any(s != state.name for s in t.sources)
         for t in machine.transitions)
-
-
-def rejection_sources(machine: Machine, rejection: Rejection) -> tuple[str, ...]:
-    """The states a rejection applies in (empty ``sources`` means every state)."""
-    return rejection.sources or tuple(s.name for s in machine.states)
 
 
 def event_machines(system: System) -> dict[str, tuple[list[str], list[str]]]:
