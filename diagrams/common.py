@@ -2,8 +2,9 @@
 secret masking, shortening, and the structural facts (no way out, cross-machine events).
 
 Secret parameters and variables (``secret: true`` in the spec) are never shown in clear: a
-string literal compared with or assigned to a secret is replaced by ``MASK``, and values of
-secret parameters in traces are replaced by ``MASK`` (whatever their length).
+string literal compared with or assigned to a secret, and the value of a secret parameter in a
+trace, are replaced by the drawn mask ``DRAWN`` (whatever their length; ``model/secrets.py``
+says which form is shown where).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from authspec.model.ir import (
     Transition,
     citation_order,
 )
+from authspec.model.secrets import DRAWN
 
-MASK = "•••"
 CJK_FONT = "Noto Sans CJK SC"
 FONT_STACK = f'"{CJK_FONT}", "Noto Sans CJK", "Noto Sans", "DejaVu Sans", sans-serif'
 
@@ -69,9 +70,9 @@ def mask_tree(node: Node, system: System) -> Node:
     if isinstance(node, Binary):
         left, right = mask_tree(node.left, system), mask_tree(node.right, system)
         if _is_secret_ref(left, system) and isinstance(right, Lit) and isinstance(right.value, str):
-            right = dataclasses.replace(right, value=MASK)
+            right = dataclasses.replace(right, value=DRAWN)
         if _is_secret_ref(right, system) and isinstance(left, Lit) and isinstance(left.value, str):
-            left = dataclasses.replace(left, value=MASK)
+            left = dataclasses.replace(left, value=DRAWN)
         return dataclasses.replace(node, left=left, right=right)
     if dataclasses.is_dataclass(node):
         changes: dict[str, Any] = {}
@@ -88,14 +89,15 @@ def mask_tree(node: Node, system: System) -> Node:
 def mask_params(params: Any, secrets: set[str]) -> Any:
     """Event parameters with the secret ones masked (tolerates non-dict input)."""
     if isinstance(params, dict):
-        return {k: (MASK if k in secrets else mask_json(v, secrets)) for k, v in params.items()}
+        return {k: (DRAWN if k in secrets else mask_json(v, secrets)) for k, v in params.items()}
     return mask_json(params, secrets)
 
 
 def mask_json(value: Any, secrets: set[str]) -> Any:
     """Any JSON value with the values under a secret key masked, at every depth."""
     if isinstance(value, dict):
-        return {k: (MASK if str(k) in secrets else mask_json(v, secrets)) for k, v in value.items()}
+        return {k: (DRAWN if str(k) in secrets else mask_json(v, secrets))
+                for k, v in value.items()}
     if isinstance(value, list):
         return [mask_json(v, secrets) for v in value]
     return value
@@ -141,7 +143,7 @@ def effect_text(effect: Assignment, system: System, machine: str | None = None) 
     variable = next((v for m in system.machines for v in m.variables
                      if v.name == effect.variable and (not owner or m.name == owner)), None)
     if variable is not None and variable.secret and isinstance(effect.value.tree, Lit):
-        value = repr(MASK)
+        value = repr(DRAWN)
     return f"{effect.variable} := {value}"
 
 

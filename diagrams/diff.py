@@ -25,8 +25,9 @@ from typing import Any
 from authspec.model import load
 from authspec.model.expr import Call, PolicyRef, VarRef, walk
 from authspec.model.ir import Expr, Machine, Rejection, System, Transition
+from authspec.model.secrets import DRAWN
 
-from .common import MASK, effect_text, expr_text, sort_rule_ids
+from .common import effect_text, expr_text, sort_rule_ids
 from .dot import ADDED, CHANGED, REMOVED, Options, machine_graph
 
 CATEGORIES = ("system", "machine", "state", "variable", "transition", "rejection", "invariant",
@@ -141,7 +142,7 @@ def _elements(system: System) -> dict[str, dict[str, tuple[dict[str, str], tuple
                 {**_label(s.label), "initial": str(s.initial).lower(),
                  "final": str(s.final).lower()}, (), m.name)
         for v in m.variables:
-            initial = MASK if v.secret and v.initial not in (None, "") else repr(v.initial)
+            initial = DRAWN if v.secret and v.initial not in (None, "") else repr(v.initial)
             out["variable"][v.qualified] = (
                 {"type": v.type.describe(), "initial": initial, "secret": str(v.secret).lower(),
                  "unit": v.unit, **_label(v.label)}, (), m.name)

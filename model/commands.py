@@ -15,8 +15,9 @@ from rich.table import Table
 
 from .checks import check_system, errors
 from .errors import SpecErrors
-from .ir import System, citing_name, mask
+from .ir import System, citing_name
 from .loader import load
+from .secrets import masked
 from .simulate import read_trace, run_trace
 from .traceability import Matrix, RuleRow, matrix
 
@@ -116,7 +117,7 @@ def simulate(trace: Annotated[Path, typer.Argument(help="Trace file (YAML or JSO
         if last is not None:
             state = ", ".join(f"{m}={s}" for m, s in last.configuration.items())
             out.print(f"final state: {state}", markup=False)
-            values = {k: (mask(v) if _secret(system, k) and not show_secrets else v)
+            values = {k: (masked(v) if _secret(system, k) and not show_secrets else v)
                       for k, v in last.values.items()}
             out.print("final values: " + ", ".join(f"{k}={v!r}" for k, v in values.items()),
                       markup=False)

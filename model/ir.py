@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .secrets import masked
+
 if TYPE_CHECKING:
     from .expr import Node
 
@@ -137,14 +139,9 @@ class Event:
         return next((p for p in self.params if p.name == name), None)
 
     def redacted(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """The parameters with secret values masked (their length kept), for display."""
+        """The parameters with secret values masked (``secrets.masked``), for display."""
         secret = {p.name for p in self.params if p.secret}
-        return {k: mask(v) if k in secret else v for k, v in params.items()}
-
-
-def mask(value: Any) -> str:
-    """A secret as shown in reports: its length, never its characters."""
-    return f"<secret:{len(value)}>" if isinstance(value, str) else "<secret>"
+        return {k: masked(v) if k in secret else v for k, v in params.items()}
 
 
 @dataclass(frozen=True)
