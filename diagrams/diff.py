@@ -127,37 +127,51 @@ def _label(text: Any) -> dict[str, str]:
     return {"label.en": text.en, "label.zh": text.zh}
 
 
-def _elements(system: System) -> dict[str, dict[str, tuple[dict[str, str], tuple[str, ...],
-                                                           str | None]]]:
+Element = tuple[dict[str, str], tuple[str, ...], str | None]  # (fields, cited rules, machine)
+Elements = dict[str, dict[str, Element]]  # category -> key -> element
+
+
+def _elements(system: System) -> Elements:
     """Category -> key -> (fields, cited rules, machine)."""
-    out: dict[str, dict[str, tuple[dict[str, str], tuple[str, ...], str | None]]] = {
-        c: {} for c in CATEGORIES}
+    out: Elements = {c: {} for c in CATEGORIES}
     out["system"]["system"] = ({
         "name": system.name, **_label(system.label), "otherwise": system.otherwise,
         "machines": ", ".join(m.name for m in system.machines)}, (), None)
     for m in system.machines:
-        out["machine"][m.name] = (_label(m.label), (), m.name)
-        for s in m.states:
-            out["state"][f"{m.name}.{s.name}"] = (
-                {**_label(s.label), "initial": str(s.initial).lower(),
-                 "final": str(s.final).lower()}, (), m.name)
-        for v in m.variables:
-            initial = DRAWN if v.secret and v.initial not in (None, "") else repr(v.initial)
-            out["variable"][v.qualified] = (
-                {"type": v.type.describe(), "initial": initial, "secret": str(v.secret).lower(),
-                 "unit": v.unit, **_label(v.label)}, (), m.name)
-        for t in m.transitions:
-            out["transition"][t.id] = ({
-                "event": t.event, "from": ", ".join(t.sources),
-                "to": t.target if t.target is not None else "(stays)",
-                "guard": expr_text(t.guard, system, m.name),
-                "effects": ", ".join(effect_text(e, system, m.name) for e in t.effects),
-                "rules": ", ".join(t.rules), **_label(t.label)}, t.rules, m.name)
-        for r in m.rejections:
-            out["rejection"][r.id] = ({
-                "event": r.event, "from": ", ".join(r.sources) or "(any state)",
-                "guard": expr_text(r.guard, system, m.name), "reason": r.reason,
-                "rules": ", ".join(r.rules), **_label(r.label)}, r.rules, m.name)
+        _machine_elements(out, system, m)
+    _shared_elements(out, system)
+    return out
+
+
+def _machine_elements(out: Elements, system: System, m: Machine) -> None:
+    """A machine, its states, variables, transitions and refusals."""
+    out["machine"][m.name] = (_label(m.label), (), m.name)
+    for s in m.states:
+        out["state"][f"{m.name}.{s.name}"] = (
+            {**_label(s.label), "initial": str(s.initial).lower(),
+             "final": str(s.final).lower()}, (), m.name)
+    for v in m.variables:
+        initial = DRAWN if v.secret and v.initial not in (None, "") else repr(v.initial)
+        out["variable"][v.qualified] = (
+            {"type": v.type.describe(), "initial": initial, "secret": str(v.secret).lower(),
+             "unit": v.unit, **_label(v.label)}, (), m.name)
+    for t in m.transitions:
+        out["transition"][t.id] = ({
+            "event": t.event, "from": ", ".join(t.sources),
+            "to": t.target if t.target is not None else "(stays)",
+            "guard": expr_text(t.guard, system, m.name),
+            "effects": ", ".join(effect_text(e, system, m.name) for e in t.effects),
+            "rules": ", ".join(t.rules), **_label(t.label)}, t.rules, m.name)
+    for r in m.rejections:
+        out["rejection"][r.id] = ({
+            "event": r.event, "from": ", ".join(r.sources) or "(any state)",
+            "guard": expr_text(r.guard, system, m.name), "reason": r.reason,
+            "rules": ", ".join(r.rules), **_label(r.label)}, r.rules, m.name)
+
+
+def _shared_elements(out: Elements, system: System) -> None:
+    """What the machines share: invariants, events and their parameters, reasons, policies,
+    enums, assumptions, and the catalogue's rules and questions."""
     for i in system.all_invariants:
         out["invariant"][i.id] = ({"expr": expr_text(i.expr, system, i.machine),
                                    "rules": ", ".join(i.rules), **_label(i.label)},
@@ -188,7 +202,6 @@ def _elements(system: System) -> dict[str, dict[str, tuple[dict[str, str], tuple
                                  "reading": rule.reading}, (rule.id,), None)
     for q in system.catalogue.questions:
         out["question"][q.id] = ({"text": q.text}, (q.id,), None)
-    return out
 
 
 Dependants = dict[str, set[str]]
