@@ -1,11 +1,11 @@
 """The README's samples run as tests, so that they cannot drift from what the tools do.
 
-- Every ```` ```python ```` block is executed in a temporary folder that holds the repository's
-  ``specs/`` as ``specs``.
+Each sample runs in a temporary folder holding links to the repository's ``specs/``,
+``examples/`` and ``tests/``, so that its relative paths work and what it writes stays there.
+
+- Every ```` ```python ```` block is executed.
 - Every plain ```` ``` ```` block whose first line is ``$ authspec ...`` is a CLI sample: the
-  command runs with this environment's ``authspec``, in a temporary folder holding the
-  repository's ``specs/``, ``examples/`` and ``tests/`` (so relative paths work and what the
-  command writes stays there), and the lines after the command must match its output
+  command runs with this environment's ``authspec`` and the lines after it must match its output
   (stdout and stderr together; trailing spaces ignored). In a sample, a line ``...`` stands
   for any number of output lines, and ``...`` inside a line for any text within that line.
 
