@@ -2,8 +2,9 @@
 secret masking, shortening, and the structural facts (no way out, cross-machine events).
 
 Secret parameters and variables (``secret: true`` in the spec) are never shown in clear: a
-string literal compared with or assigned to a secret is replaced by ``MASK``, and values of
-secret parameters in traces are replaced by ``MASK`` (whatever their length).
+string literal compared with or assigned to a secret, and the value of a secret parameter in a
+trace, are replaced by the drawn mask ``DRAWN`` (whatever their length; ``model/secrets.py``
+says which form is shown where).
 """
 
 from __future__ import annotations
@@ -18,17 +19,15 @@ from authspec.model.ir import (
     Assignment,
     Expr,
     Machine,
-    Rejection,
     State,
     System,
     Transition,
     citation_order,
 )
+from authspec.model.secrets import DRAWN
 
-MASK = "•••"
 CJK_FONT = "Noto Sans CJK SC"
 FONT_STACK = f'"{CJK_FONT}", "Noto Sans CJK", "Noto Sans", "DejaVu Sans", sans-serif'
-LANGS = ("en", "zh")
 
 
 # -- secrets -------------------------------------------------------------------------------------
@@ -71,9 +70,9 @@ def mask_tree(node: Node, system: System) -> Node:
     if isinstance(node, Binary):
         left, right = mask_tree(node.left, system), mask_tree(node.right, system)
         if _is_secret_ref(left, system) and isinstance(right, Lit) and isinstance(right.value, str):
-            right = dataclasses.replace(right, value=MASK)
+            right = dataclasses.replace(right, value=DRAWN)
         if _is_secret_ref(right, system) and isinstance(left, Lit) and isinstance(left.value, str):
-            left = dataclasses.replace(left, value=MASK)
+            left = dataclasses.replace(left, value=DRAWN)
         return dataclasses.replace(node, left=left, right=right)
     if dataclasses.is_dataclass(node):
         changes: dict[str, Any] = {}
@@ -87,21 +86,18 @@ def mask_tree(node: Node, system: System) -> Node:
     return node
 
 
-def mask_value(value: Any, secret: bool) -> Any:
-    return MASK if secret and value not in (None, "") else value
-
-
 def mask_params(params: Any, secrets: set[str]) -> Any:
     """Event parameters with the secret ones masked (tolerates non-dict input)."""
     if isinstance(params, dict):
-        return {k: (MASK if k in secrets else mask_json(v, secrets)) for k, v in params.items()}
+        return {k: (DRAWN if k in secrets else mask_json(v, secrets)) for k, v in params.items()}
     return mask_json(params, secrets)
 
 
 def mask_json(value: Any, secrets: set[str]) -> Any:
     """Any JSON value with the values under a secret key masked, at every depth."""
     if isinstance(value, dict):
-        return {k: (MASK if str(k) in secrets else mask_json(v, secrets)) for k, v in value.items()}
+        return {k: (DRAWN if str(k) in secrets else mask_json(v, secrets))
+                for k, v in value.items()}
     if isinstance(value, list):
         return [mask_json(v, secrets) for v in value]
     return value
@@ -147,7 +143,7 @@ def effect_text(effect: Assignment, system: System, machine: str | None = None) 
     variable = next((v for m in system.machines for v in m.variables
                      if v.name == effect.variable and (not owner or m.name == owner)), None)
     if variable is not None and variable.secret and isinstance(effect.value.tree, Lit):
-        value = repr(MASK)
+        value = repr(DRAWN)
     return f"{effect.variable} := {value}"
 
 
@@ -180,10 +176,6 @@ def wrap(text: str, width: int = 34, max_lines: int = 3) -> list[str]:
     return lines
 
 
-def rules_text(rules: Iterable[str]) -> str:
-    return ", ".join(rules)
-
-
 def sort_rule_ids(ids: Iterable[str]) -> list[str]:
     """R1 < R2 < R10 < Q1 < Q2 < anything else."""
     return sorted(set(ids), key=citation_order)
@@ -203,11 +195,6 @@ def unreachable(machine: Machine, state: State) -> bool:
     return not state.initial and not any(
         t.target == state.name and any(s != state.name for s in t.sources)
         for t in machine.transitions)
-
-
-def rejection_sources(machine: Machine, rejection: Rejection) -> tuple[str, ...]:
-    """The states a rejection applies in (empty ``sources`` means every state)."""
-    return rejection.sources or tuple(s.name for s in machine.states)
 
 
 def event_machines(system: System) -> dict[str, tuple[list[str], list[str]]]:

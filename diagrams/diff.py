@@ -16,7 +16,7 @@ import io
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,9 +24,10 @@ from typing import Any
 
 from authspec.model import load
 from authspec.model.expr import Call, PolicyRef, VarRef, walk
-from authspec.model.ir import Machine, System
+from authspec.model.ir import Expr, Machine, Rejection, System, Transition
+from authspec.model.secrets import DRAWN
 
-from .common import MASK, effect_text, expr_text, sort_rule_ids
+from .common import effect_text, expr_text, sort_rule_ids
 from .dot import ADDED, CHANGED, REMOVED, Options, machine_graph
 
 CATEGORIES = ("system", "machine", "state", "variable", "transition", "rejection", "invariant",
@@ -126,37 +127,51 @@ def _label(text: Any) -> dict[str, str]:
     return {"label.en": text.en, "label.zh": text.zh}
 
 
-def _elements(system: System) -> dict[str, dict[str, tuple[dict[str, str], tuple[str, ...],
-                                                           str | None]]]:
+Element = tuple[dict[str, str], tuple[str, ...], str | None]  # (fields, cited rules, machine)
+Elements = dict[str, dict[str, Element]]  # category -> key -> element
+
+
+def _elements(system: System) -> Elements:
     """Category -> key -> (fields, cited rules, machine)."""
-    out: dict[str, dict[str, tuple[dict[str, str], tuple[str, ...], str | None]]] = {
-        c: {} for c in CATEGORIES}
+    out: Elements = {c: {} for c in CATEGORIES}
     out["system"]["system"] = ({
         "name": system.name, **_label(system.label), "otherwise": system.otherwise,
         "machines": ", ".join(m.name for m in system.machines)}, (), None)
     for m in system.machines:
-        out["machine"][m.name] = (_label(m.label), (), m.name)
-        for s in m.states:
-            out["state"][f"{m.name}.{s.name}"] = (
-                {**_label(s.label), "initial": str(s.initial).lower(),
-                 "final": str(s.final).lower()}, (), m.name)
-        for v in m.variables:
-            initial = MASK if v.secret and v.initial not in (None, "") else repr(v.initial)
-            out["variable"][v.qualified] = (
-                {"type": v.type.describe(), "initial": initial, "secret": str(v.secret).lower(),
-                 "unit": v.unit, **_label(v.label)}, (), m.name)
-        for t in m.transitions:
-            out["transition"][t.id] = ({
-                "event": t.event, "from": ", ".join(t.sources),
-                "to": t.target if t.target is not None else "(stays)",
-                "guard": expr_text(t.guard, system, m.name),
-                "effects": ", ".join(effect_text(e, system, m.name) for e in t.effects),
-                "rules": ", ".join(t.rules), **_label(t.label)}, t.rules, m.name)
-        for r in m.rejections:
-            out["rejection"][r.id] = ({
-                "event": r.event, "from": ", ".join(r.sources) or "(any state)",
-                "guard": expr_text(r.guard, system, m.name), "reason": r.reason,
-                "rules": ", ".join(r.rules), **_label(r.label)}, r.rules, m.name)
+        _machine_elements(out, system, m)
+    _shared_elements(out, system)
+    return out
+
+
+def _machine_elements(out: Elements, system: System, m: Machine) -> None:
+    """A machine, its states, variables, transitions and refusals."""
+    out["machine"][m.name] = (_label(m.label), (), m.name)
+    for s in m.states:
+        out["state"][f"{m.name}.{s.name}"] = (
+            {**_label(s.label), "initial": str(s.initial).lower(),
+             "final": str(s.final).lower()}, (), m.name)
+    for v in m.variables:
+        initial = DRAWN if v.secret and v.initial not in (None, "") else repr(v.initial)
+        out["variable"][v.qualified] = (
+            {"type": v.type.describe(), "initial": initial, "secret": str(v.secret).lower(),
+             "unit": v.unit, **_label(v.label)}, (), m.name)
+    for t in m.transitions:
+        out["transition"][t.id] = ({
+            "event": t.event, "from": ", ".join(t.sources),
+            "to": t.target if t.target is not None else "(stays)",
+            "guard": expr_text(t.guard, system, m.name),
+            "effects": ", ".join(effect_text(e, system, m.name) for e in t.effects),
+            "rules": ", ".join(t.rules), **_label(t.label)}, t.rules, m.name)
+    for r in m.rejections:
+        out["rejection"][r.id] = ({
+            "event": r.event, "from": ", ".join(r.sources) or "(any state)",
+            "guard": expr_text(r.guard, system, m.name), "reason": r.reason,
+            "rules": ", ".join(r.rules), **_label(r.label)}, r.rules, m.name)
+
+
+def _shared_elements(out: Elements, system: System) -> None:
+    """What the machines share: invariants, events and their parameters, reasons, policies,
+    enums, assumptions, and the catalogue's rules and questions."""
     for i in system.all_invariants:
         out["invariant"][i.id] = ({"expr": expr_text(i.expr, system, i.machine),
                                    "rules": ", ".join(i.rules), **_label(i.label)},
@@ -170,11 +185,12 @@ def _elements(system: System) -> dict[str, dict[str, tuple[dict[str, str], tuple
                 "policies": ", ".join(p.policies), "unit": p.unit, **_label(p.label)}, (), None)
     for reason in system.reasons:
         out["reason"][reason.code] = (_label(reason.label), (), None)
-    for p in system.policies:
-        out["policy"][p.name] = ({
-            "length": f"{p.min_length}-{p.max_length}", "alphabet": ", ".join(p.alphabet),
-            "require": ", ".join(p.require), "case_sensitive": str(p.case_sensitive).lower(),
-            "rules": ", ".join(p.rules), **_label(p.label)}, p.rules, None)
+    for policy in system.policies:
+        out["policy"][policy.name] = ({
+            "length": f"{policy.min_length}-{policy.max_length}",
+            "alphabet": ", ".join(policy.alphabet), "require": ", ".join(policy.require),
+            "case_sensitive": str(policy.case_sensitive).lower(),
+            "rules": ", ".join(policy.rules), **_label(policy.label)}, policy.rules, None)
     for enum in system.enums:
         out["enum"][enum.name] = ({"values": ", ".join(enum.values)}, (), None)
     for a in system.assumptions:
@@ -186,57 +202,69 @@ def _elements(system: System) -> dict[str, dict[str, tuple[dict[str, str], tuple
                                  "reading": rule.reading}, (rule.id,), None)
     for q in system.catalogue.questions:
         out["question"][q.id] = ({"text": q.text}, (q.id,), None)
-    return out
 
 
-def _dependants(system: System) -> dict[str, set[str]]:
+Dependants = dict[str, set[str]]
+
+
+def _dependants(system: System) -> Dependants:
     """A dependency (``state:m.s``, ``var:m.v``, ``event:e``, ``reason:r``, ``policy:p``,
     ``machine:m``) -> rule IDs of the elements that depend on it."""
-    deps: dict[str, set[str]] = {}
-
-    def add(key: str, rules: tuple[str, ...]) -> None:
-        deps.setdefault(key, set()).update(rules)
-
-    def refs(expr: Any, rules: tuple[str, ...]) -> None:
-        if expr is None:
-            return
-        for node in walk(expr.tree):
-            if isinstance(node, VarRef):
-                add(f"var:{node.qualified}", rules)
-            elif isinstance(node, PolicyRef):
-                add(f"policy:{node.name}", rules)
-            elif isinstance(node, Call):
-                for arg in node.args:
-                    if isinstance(arg, PolicyRef):
-                        add(f"policy:{arg.name}", rules)
-
+    deps: Dependants = {}
     for m in system.machines:
         for t in m.transitions:
-            for s in (*t.sources, t.target):
-                if s:
-                    add(f"state:{m.name}.{s}", t.rules)
-            add(f"event:{t.event}", t.rules)
-            add(f"machine:{m.name}", t.rules)
-            refs(t.guard, t.rules)
-            for e in t.effects:
-                add(f"var:{m.name}.{e.variable}", t.rules)
-                refs(e.value, t.rules)
+            _transition_dependencies(deps, m.name, t)
         for r in m.rejections:
-            for s in r.sources:
-                add(f"state:{m.name}.{s}", r.rules)
-            add(f"event:{r.event}", r.rules)
-            add(f"reason:{r.reason}", r.rules)
-            add(f"machine:{m.name}", r.rules)
-            refs(r.guard, r.rules)
+            _rejection_dependencies(deps, m.name, r)
         for i in m.invariants:
-            add(f"machine:{m.name}", i.rules)
+            _depend(deps, f"machine:{m.name}", i.rules)
     for i in system.all_invariants:
-        refs(i.expr, i.rules)
-    for e in system.events:
-        for p in e.params:
-            for policy in p.policies:
-                deps.setdefault(f"policy:{policy}", set()).update(deps.get(f"event:{e.name}", ()))
+        _expression_dependencies(deps, i.expr, i.rules)
+    for event in system.events:
+        for param in event.params:
+            for policy in param.policies:
+                _depend(deps, f"policy:{policy}", deps.get(f"event:{event.name}", ()))
     return deps
+
+
+def _depend(deps: Dependants, key: str, rules: Iterable[str]) -> None:
+    deps.setdefault(key, set()).update(rules)
+
+
+def _transition_dependencies(deps: Dependants, machine: str, t: Transition) -> None:
+    for s in (*t.sources, t.target):
+        if s:
+            _depend(deps, f"state:{machine}.{s}", t.rules)
+    _depend(deps, f"event:{t.event}", t.rules)
+    _depend(deps, f"machine:{machine}", t.rules)
+    _expression_dependencies(deps, t.guard, t.rules)
+    for effect in t.effects:
+        _depend(deps, f"var:{machine}.{effect.variable}", t.rules)
+        _expression_dependencies(deps, effect.value, t.rules)
+
+
+def _rejection_dependencies(deps: Dependants, machine: str, r: Rejection) -> None:
+    for s in r.sources:
+        _depend(deps, f"state:{machine}.{s}", r.rules)
+    _depend(deps, f"event:{r.event}", r.rules)
+    _depend(deps, f"reason:{r.reason}", r.rules)
+    _depend(deps, f"machine:{machine}", r.rules)
+    _expression_dependencies(deps, r.guard, r.rules)
+
+
+def _expression_dependencies(deps: Dependants, expr: Expr | None, rules: tuple[str, ...]) -> None:
+    """The variables and policies an expression reads."""
+    if expr is None:
+        return
+    for node in walk(expr.tree):
+        if isinstance(node, VarRef):
+            _depend(deps, f"var:{node.qualified}", rules)
+        elif isinstance(node, PolicyRef):
+            _depend(deps, f"policy:{node.name}", rules)
+        elif isinstance(node, Call):
+            for arg in node.args:
+                if isinstance(arg, PolicyRef):
+                    _depend(deps, f"policy:{arg.name}", rules)
 
 
 _DEP_PREFIX = {"state": "state", "variable": "var", "event": "event", "reason": "reason",

@@ -203,74 +203,95 @@ def _trace_of(system: System, options: Options) -> _Trace | None:
 def add_machine(graph: graphviz.Digraph, system: System, machine: Machine, options: Options, *,
                 compact: bool = False, event_colours: dict[str, str] | None = None) -> None:
     """Draw ``machine`` into ``graph`` (a whole graph, or an overview cluster)."""
-    cov, trace = options.coverage, _trace_of(system, options)
-    bad_machines = trace.divergent_machines(system) if trace else set()
+    trace = _trace_of(system, options)
+    divergent_state = None
+    if trace and machine.name in trace.divergent_machines(system):
+        divergent_state = trace.path.at_divergence.get(machine.name)
     start = node_id(machine.name, "__start")
     graph.node(start, label="", shape="point", width="0.14", style="filled", color="black")
     for state in machine.states:
-        attrs: dict[str, str] = {}
-        extra: list[str] = []
-        if state.final:
-            attrs["peripheries"] = "2"
-        if no_way_out(machine, state):
-            attrs.update(style="rounded,filled", fillcolor="#eeeeee")
-        if cov is not None:
-            visits = cov.state(machine.name, state.name)
-            extra.append(f'<FONT POINT-SIZE="8" COLOR="{GREY if visits else NEVER}">'
-                         f'×{visits}</FONT>')
-            if visits == 0:
-                attrs.update(style="rounded,filled,dashed", fillcolor="#fde0dd", color=NEVER)
-        mark = options.marks.get(f"state:{machine.name}.{state.name}")
-        if mark:
-            attrs.update(color=MARK_COLOURS[mark], penwidth="2.2", style="rounded,filled",
-                         fillcolor=MARK_FILLS[mark])
-            extra.append(f'<FONT POINT-SIZE="8" COLOR="{MARK_COLOURS[mark]}">{mark}</FONT>')
-        if trace and machine.name in bad_machines and \
-                trace.path.at_divergence.get(machine.name) == state.name:
-            step = trace.step
-            attrs.update(color=DIVERGENT, penwidth="3")
-            extra.append(f'<FONT COLOR="{DIVERGENT}">✗ {h(options.word("step"))} '
-                         f'{trace.path.divergent + 1}: {h(step.event if step else "")}</FONT>')
-        graph.node(node_id(machine.name, state.name),
-                   label=state_label(machine, state, options, extra), **attrs)
+        _add_state(graph, machine, state, options,
+                   trace if state.name == divergent_state else None)
     graph.edge(start, node_id(machine.name, machine.initial.name), arrowhead="normal")
-
     for t in machine.transitions:
+        colour = event_colours.get(t.event) if event_colours else None
         for source in t.sources:
-            target = t.target_from(source)
-            attrs = {"id": f"t:{t.id}:{source}", "tooltip": t.id}
-            extra = []
-            if t.target is None:
-                attrs["arrowhead"] = "onormal"
-            if event_colours and t.event in event_colours:
-                attrs.update(color=event_colours[t.event], fontcolor=event_colours[t.event])
-            if cov is not None:
-                count = cov.transition(t.id)
-                attrs.update(coverage_style(count))
-                extra.append(f'<FONT COLOR="{NEVER if count == 0 else GREY}">'
-                             f'{"×0 " + h(options.word("never")) if count == 0 else f"×{count}"}'
-                             f'</FONT>')
-            mark = options.marks.get(f"transition:{t.id}")
-            if mark:
-                attrs.update(color=MARK_COLOURS[mark], fontcolor=MARK_COLOURS[mark],
-                             penwidth="2.4", style="dashed" if mark == REMOVED else "solid")
-                extra.extend(f'<FONT POINT-SIZE="8">{h(shorten(line, 48))}</FONT>'
-                             for line in options.notes.get(f"transition:{t.id}", []))
-            if trace:
-                steps = trace.path.steps_on(t.id, source)
-                if steps:
-                    divergent = trace.path.divergent in steps
-                    colour = DIVERGENT if divergent else TRACE
-                    attrs.update(color=colour, fontcolor=colour, penwidth="3.2", style="bold")
-                    marks = " ".join(step_mark(s) for s in steps)
-                    extra.insert(0, f'<FONT COLOR="{colour}"><B>{h(options.word("step"))} '
-                                    f'{h(marks)}{" ✗" if divergent else ""}</B></FONT>')
-            graph.edge(node_id(machine.name, source), node_id(machine.name, target),
-                       label=transition_label(system, t, options, compact=compact, extra=extra),
-                       **attrs)
-
+            _add_transition(graph, system, t, source, options, trace,
+                            compact=compact, event_colour=colour)
     if options.rejections and not compact:
         _add_refusal_notes(graph, system, machine, options, trace)
+
+
+def _add_state(graph: graphviz.Digraph, machine: Machine, state: State, options: Options,
+               divergence: _Trace | None) -> None:
+    """One state's node; ``divergence`` is the trace when the failure diverged in this state."""
+    attrs: dict[str, str] = {}
+    extra: list[str] = []
+    if state.final:
+        attrs["peripheries"] = "2"
+    if no_way_out(machine, state):
+        attrs.update(style="rounded,filled", fillcolor="#eeeeee")
+    if options.coverage is not None:
+        visits = options.coverage.state(machine.name, state.name)
+        extra.append(f'<FONT POINT-SIZE="8" COLOR="{GREY if visits else NEVER}">'
+                     f'×{visits}</FONT>')
+        if visits == 0:
+            attrs.update(style="rounded,filled,dashed", fillcolor="#fde0dd", color=NEVER)
+    mark = options.marks.get(f"state:{machine.name}.{state.name}")
+    if mark:
+        attrs.update(color=MARK_COLOURS[mark], penwidth="2.2", style="rounded,filled",
+                     fillcolor=MARK_FILLS[mark])
+        extra.append(f'<FONT POINT-SIZE="8" COLOR="{MARK_COLOURS[mark]}">{mark}</FONT>')
+    if divergence:
+        step = divergence.step
+        attrs.update(color=DIVERGENT, penwidth="3")
+        extra.append(f'<FONT COLOR="{DIVERGENT}">✗ {h(options.word("step"))} '
+                     f'{divergence.path.divergent + 1}: {h(step.event if step else "")}</FONT>')
+    graph.node(node_id(machine.name, state.name),
+               label=state_label(machine, state, options, extra), **attrs)
+
+
+def _add_transition(graph: graphviz.Digraph, system: System, t: Transition, source: str,
+                    options: Options, trace: _Trace | None, *, compact: bool,
+                    event_colour: str | None) -> None:
+    """The edge of ``t`` from ``source``, with its coverage, diff mark and trace steps."""
+    attrs = {"id": f"t:{t.id}:{source}", "tooltip": t.id}
+    extra: list[str] = []
+    if t.target is None:
+        attrs["arrowhead"] = "onormal"
+    if event_colour is not None:
+        attrs.update(color=event_colour, fontcolor=event_colour)
+    if options.coverage is not None:
+        count = options.coverage.transition(t.id)
+        attrs.update(coverage_style(count))
+        extra.append(f'<FONT COLOR="{NEVER if count == 0 else GREY}">'
+                     f'{"×0 " + h(options.word("never")) if count == 0 else f"×{count}"}'
+                     f'</FONT>')
+    mark = options.marks.get(f"transition:{t.id}")
+    if mark:
+        attrs.update(color=MARK_COLOURS[mark], fontcolor=MARK_COLOURS[mark],
+                     penwidth="2.4", style="dashed" if mark == REMOVED else "solid")
+        extra.extend(f'<FONT POINT-SIZE="8">{h(shorten(line, 48))}</FONT>'
+                     for line in options.notes.get(f"transition:{t.id}", []))
+    if trace:
+        _draw_trace_steps(trace, t, source, options, attrs, extra)
+    graph.edge(node_id(t.machine, source), node_id(t.machine, t.target_from(source)),
+               label=transition_label(system, t, options, compact=compact, extra=extra),
+               **attrs)
+
+
+def _draw_trace_steps(trace: _Trace, t: Transition, source: str, options: Options,
+                      attrs: dict[str, str], extra: list[str]) -> None:
+    """Colour an edge the trace took and number its steps on it (the divergent one marked)."""
+    steps = trace.path.steps_on(t.id, source)
+    if not steps:
+        return
+    divergent = trace.path.divergent in steps
+    colour = DIVERGENT if divergent else TRACE
+    attrs.update(color=colour, fontcolor=colour, penwidth="3.2", style="bold")
+    marks = " ".join(step_mark(s) for s in steps)
+    extra.insert(0, f'<FONT COLOR="{colour}"><B>{h(options.word("step"))} '
+                    f'{h(marks)}{" ✗" if divergent else ""}</B></FONT>')
 
 
 def _add_refusal_notes(graph: graphviz.Digraph, system: System, machine: Machine,

@@ -29,10 +29,10 @@ from html import escape
 from typing import Any
 
 from authspec.model.ir import Machine, Rejection, System, Transition
+from authspec.model.secrets import DRAWN
 
 from .common import (
     FONT_STACK,
-    MASK,
     effects_text,
     expr_text,
     mask_json,
@@ -205,7 +205,7 @@ class Report:
         if m.variables:
             rows = []
             for v in m.variables:
-                initial = MASK if v.secret else json.dumps(v.initial, ensure_ascii=False)
+                initial = DRAWN if v.secret else json.dumps(v.initial, ensure_ascii=False)
                 secret = ' <span class="badge">secret</span>' if v.secret else ""
                 rows.append(f'<tr><td><code>{e(v.name)}</code>{secret}</td>'
                             f'<td>{e(v.type.describe())}{" " + e(v.unit) if v.unit else ""}</td>'

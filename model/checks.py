@@ -36,7 +36,19 @@ import z3
 
 from . import expr as ex
 from .errors import SpecError
-from .ir import Expr, Machine, Rejection, Span, System, Transition, Type
+from .ir import (
+    Assumption,
+    Expr,
+    Invariant,
+    Machine,
+    Policy,
+    Rejection,
+    Span,
+    System,
+    Transition,
+    Type,
+    citing_name,
+)
 
 SOLVER_TIMEOUT_MS = 5000
 
@@ -75,8 +87,10 @@ def _citations(system: System) -> Iterator[Finding]:
     rule_ids = {r.id for r in catalogue.rules}
     question_ids = {q.id for q in catalogue.questions}
     cited = system.citations()
-    for element in (*system.transitions, *system.rejections, *system.all_invariants,
-                    *system.policies, *system.assumptions):
+    elements: tuple[Transition | Rejection | Invariant | Policy | Assumption, ...] = (
+        *system.transitions, *system.rejections, *system.all_invariants, *system.policies,
+        *system.assumptions)
+    for element in elements:
         for cited_id in element.rules:
             if cited_id not in rule_ids | question_ids:
                 kind = "rule" if cited_id.startswith("R") else "question"
@@ -105,11 +119,8 @@ def _citations(system: System) -> Iterator[Finding]:
                           "not list", assumption.span, "use a question ID of the catalogue")
 
 
-def _describe(element: Any) -> str:
-    kind = type(element).__name__.lower()
-    name = getattr(element, "id", None) or getattr(element, "name", None) or getattr(
-        element, "question", "")
-    return f"{kind} {name}"
+def _describe(element: Transition | Rejection | Invariant | Policy | Assumption) -> str:
+    return f"{type(element).__name__.lower()} {citing_name(element)}"
 
 
 # -- graph ------------------------------------------------------------------------------------

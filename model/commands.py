@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -15,10 +15,11 @@ from rich.table import Table
 
 from .checks import check_system, errors
 from .errors import SpecErrors
-from .ir import System, mask
+from .ir import System, citing_name
 from .loader import load
+from .secrets import masked
 from .simulate import read_trace, run_trace
-from .traceability import matrix
+from .traceability import Matrix, RuleRow, matrix
 
 SpecsArg = Annotated[Path | None, typer.Argument(
     help="Folder of the specs (holding system.yaml) or a system file; default: the shipped "
@@ -116,7 +117,7 @@ def simulate(trace: Annotated[Path, typer.Argument(help="Trace file (YAML or JSO
         if last is not None:
             state = ", ".join(f"{m}={s}" for m, s in last.configuration.items())
             out.print(f"final state: {state}", markup=False)
-            values = {k: (mask(v) if _secret(system, k) and not show_secrets else v)
+            values = {k: (masked(v) if _secret(system, k) and not show_secrets else v)
                       for k, v in last.values.items()}
             out.print("final values: " + ", ".join(f"{k}={v!r}" for k, v in values.items()),
                       markup=False)
@@ -149,9 +150,9 @@ def trace(specs: SpecsArg = None,
         elif fmt == "markdown":
             text = _markdown(table, lang) + "\n"
         else:
-            capture = Console(highlight=False, width=PIPE_WIDTH, file=io.StringIO())
-            _print_text(capture, table, lang)
-            text = capture.file.getvalue()
+            buffer = io.StringIO()
+            _print_text(Console(highlight=False, width=PIPE_WIDTH, file=buffer), table, lang)
+            text = buffer.getvalue()
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
         out.print(_summary(table) + f" (written to {output})", markup=False)
@@ -166,14 +167,14 @@ def trace(specs: SpecsArg = None,
         raise typer.Exit(1)
 
 
-def _summary(table: Any) -> str:
+def _summary(table: Matrix) -> str:
     covered = sum(r.covered for r in table.rules)
     answered = sum(q.answered for q in table.questions)
     return (f"rules covered: {covered}/{len(table.rules)}; questions answered: "
             f"{answered}/{len(table.questions)}")
 
 
-def _elements(row: Any) -> list[str]:
+def _elements(row: RuleRow) -> list[str]:
     items = [f"transition {t.id}" for t in row.transitions]
     items += [f"refusal {r.id} ({r.reason})" for r in row.rejections]
     items += [f"invariant {i.id}" for i in row.invariants]
@@ -181,7 +182,7 @@ def _elements(row: Any) -> list[str]:
     return items
 
 
-def _print_text(out: Console, table: Any, lang: str) -> None:
+def _print_text(out: Console, table: Matrix, lang: str) -> None:
     rules = Table(title="Rules and what enforces them", show_lines=True)
     for column in ("rule", "source / reading", "enforced by"):
         rules.add_column(column, overflow="fold")
@@ -194,22 +195,22 @@ def _print_text(out: Console, table: Any, lang: str) -> None:
                       show_lines=True)
     for column in ("question", "assumption", "followed by"):
         questions.add_column(column, overflow="fold")
-    for row in table.questions:
-        choice = row.assumption.choice.get(lang) if row.assumption else "NO ASSUMPTION"
-        citing = ", ".join(getattr(e, "id", None) or getattr(e, "name", "") for e in row.citing)
-        questions.add_row(row.question.id, choice, citing or "-")
+    for answer in table.questions:
+        choice = answer.assumption.choice.get(lang) if answer.assumption else "NO ASSUMPTION"
+        citing = ", ".join(citing_name(e) for e in answer.citing)
+        questions.add_row(answer.question.id, choice, citing or "-")
     out.print(questions)
 
 
-def _markdown(table: Any, lang: str) -> str:
+def _markdown(table: Matrix, lang: str) -> str:
     lines = ["| Rule | Source | Enforced by |", "|---|---|---|"]
     for row in table.rules:
         text = row.rule.clause if lang == "zh" else row.rule.reading
         lines.append(f"| {row.rule.id} | {text} | {'<br>'.join(_elements(row)) or '**none**'} |")
     lines += ["", "| Question | Assumption |", "|---|---|"]
-    for row in table.questions:
-        choice = row.assumption.choice.get(lang) if row.assumption else "**none**"
-        lines.append(f"| {row.question.id} | {choice} |")
+    for answer in table.questions:
+        choice = answer.assumption.choice.get(lang) if answer.assumption else "**none**"
+        lines.append(f"| {answer.question.id} | {choice} |")
     return "\n".join(lines)
 
 

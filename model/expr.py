@@ -31,7 +31,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import ExprError
@@ -343,7 +343,8 @@ class Scope:
     ``params``: the event's parameters (empty for invariants). ``machine``: the machine the
     expression belongs to (None for system invariants). ``variables`` and ``states`` cover
     every machine: ``variables[machine][name] -> Type``, ``states[machine] -> state names``.
-    ``writable``: whether effects may assign (used by the loader, not here).
+    ``policies``: the declared policies by name. ``event``: the event a guard or effect
+    belongs to (None for invariants).
     """
 
     params: Mapping[str, Type]
@@ -352,7 +353,6 @@ class Scope:
     states: Mapping[str, tuple[str, ...]]
     policies: Mapping[str, Policy]
     event: str | None = None
-    refs: list[Node] = field(default_factory=list, compare=False)
 
 
 def state_type(machine: str, states: tuple[str, ...]) -> Type:
@@ -544,12 +544,13 @@ def _int_range(op: str, left: Type, right: Type | None) -> Type:
         return Type("int", "int", min=-hi if hi is not None else None,
                     max=-lo if lo is not None else None)
     rlo, rhi = right.min, right.max
-    known = None not in (lo, hi, rlo, rhi)
-    if op == "+" and known:
+    if lo is None or hi is None or rlo is None or rhi is None:
+        return INT
+    if op == "+":
         return Type("int", "int", min=lo + rlo, max=hi + rhi)
-    if op == "-" and known:
+    if op == "-":
         return Type("int", "int", min=lo - rhi, max=hi - rlo)
-    if op in ("min", "max") and known:
+    if op in ("min", "max"):
         pick = min if op == "min" else max
         return Type("int", "int", min=pick(lo, rlo), max=pick(hi, rhi))
     return INT

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .secrets import masked
+
 if TYPE_CHECKING:
     from .expr import Node
 
@@ -137,14 +139,9 @@ class Event:
         return next((p for p in self.params if p.name == name), None)
 
     def redacted(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """The parameters with secret values masked (their length kept), for display."""
+        """The parameters with secret values masked (``secrets.masked``), for display."""
         secret = {p.name for p in self.params if p.secret}
-        return {k: mask(v) if k in secret else v for k, v in params.items()}
-
-
-def mask(value: Any) -> str:
-    """A secret as shown in reports: its length, never its characters."""
-    return f"<secret:{len(value)}>" if isinstance(value, str) else "<secret>"
+        return {k: masked(v) if k in secret else v for k, v in params.items()}
 
 
 @dataclass(frozen=True)
@@ -291,6 +288,15 @@ class Assumption:
     span: Span = NOWHERE
 
 
+def citing_name(element: Transition | Rejection | Invariant | Policy | Assumption) -> str:
+    """What an element that cites rules is called: its ID, a policy's name, an answer's question."""
+    if isinstance(element, Policy):
+        return element.name
+    if isinstance(element, Assumption):
+        return element.question
+    return element.id
+
+
 def citation_order(citation: str) -> tuple[int, int, str]:
     """Sort key for cited IDs: R1 < R2 < R10 < Q1 < Q2 < anything else."""
     head, digits = citation[:1], citation[1:]
@@ -378,8 +384,10 @@ class System:
 
     def citations(self) -> dict[str, list[Transition | Rejection | Invariant | Policy]]:
         """Rule or question ID -> every element that cites it, in spec order."""
-        cited: dict[str, list[Any]] = {}
-        for element in (*self.transitions, *self.rejections, *self.all_invariants, *self.policies):
+        cited: dict[str, list[Transition | Rejection | Invariant | Policy]] = {}
+        elements: tuple[Transition | Rejection | Invariant | Policy, ...] = (
+            *self.transitions, *self.rejections, *self.all_invariants, *self.policies)
+        for element in elements:
             for rule_id in element.rules:
                 cited.setdefault(rule_id, []).append(element)
         return cited

@@ -274,13 +274,14 @@ class _Builder:
                       for i, r in enumerate(data["rules"]))
         questions = tuple(Question(q["id"], q["question"], doc.span(("questions", i)))
                           for i, q in enumerate(data["questions"]))
-        for kind, items in (("rules", rules), ("questions", questions)):
+        listed = (("rules", [r.id for r in rules]), ("questions", [q.id for q in questions]))
+        for kind, ids in listed:
             seen: set[str] = set()
-            for index, item in enumerate(items):
-                if item.id in seen:
-                    self.error(doc, (kind, index, "id"), f"{item.id} is listed twice",
+            for index, item_id in enumerate(ids):
+                if item_id in seen:
+                    self.error(doc, (kind, index, "id"), f"{item_id} is listed twice",
                                "give each rule and question its own ID")
-                seen.add(item.id)
+                seen.add(item_id)
         return Catalogue(data.get("source", ""), rules, questions, doc.file)
 
     def enums(self, doc: Located) -> tuple[Type, ...]:
@@ -402,7 +403,7 @@ class _Builder:
         """A parameter must not hide a variable of a machine that reacts to its event."""
         for doc, _, variables in shells:
             names = {v.name for v in variables}
-            events = set()
+            events: set[str] = set()
             for section in ("transitions", "rejects"):
                 for item in doc.data.get(section) or []:
                     events.update(_as_tuple(item["event"]))

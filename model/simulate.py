@@ -60,6 +60,7 @@ def read_trace(path: Path, system: System) -> list[Step]:
     data = doc.data
     errors: list[SpecError] = []
     defaults: Mapping[str, Any] = {}
+    base: tuple[str, ...]
     if isinstance(data, dict):
         unknown = set(data) - {"steps", "defaults"}
         for key in sorted(unknown, key=str):

@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .ir import Assumption, Invariant, Policy, Question, Rejection, Rule, System, Transition
+from .ir import (
+    Assumption,
+    Invariant,
+    Policy,
+    Question,
+    Rejection,
+    Rule,
+    System,
+    Transition,
+    citing_name,
+)
 
 Element = Transition | Rejection | Invariant | Policy
 
@@ -65,7 +75,7 @@ class Matrix:
                 "assumption": ({"en": row.assumption.choice.en, "zh": row.assumption.choice.zh,
                                 "rules": list(row.assumption.rules)}
                                if row.assumption else None),
-                "citing": [getattr(e, "id", None) or getattr(e, "name", "") for e in row.citing],
+                "citing": [citing_name(e) for e in row.citing],
             } for row in self.questions],
         }
 

@@ -10,12 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from authspec.cli import app
-from authspec.diagrams.common import MASK, expr_text, wrap
+from authspec.diagrams.common import expr_text, wrap
 from authspec.diagrams.dot import NEVER, TRACE, Options, all_dots, machine_dot, overview_dot
 from authspec.diagrams.mermaid import esc, markdown
 from authspec.diagrams.overlay import Coverage, Failure, load_coverage, load_failures
 from authspec.diagrams.render import dot_available, render, svg_dot_hash
 from authspec.model import load
+from authspec.model.secrets import DRAWN
 
 REPO = Path(__file__).resolve().parents[1]
 SPECS = REPO / "specs"
@@ -85,7 +86,7 @@ def test_guards_are_shortened_and_secrets_masked(system) -> None:
     from authspec.diagrams.common import mask_tree
     from authspec.model.expr import Binary, Lit, ParamRef, unparse
     tree = Binary(0, "==", ParamRef(0, "password"), Lit(0, "hunter2"))
-    assert unparse(mask_tree(tree, system)) == f"password == '{MASK}'"
+    assert unparse(mask_tree(tree, system)) == f"password == '{DRAWN}'"
 
 
 def test_overview_has_clusters_and_cross_machine_legend(system) -> None:
@@ -140,7 +141,7 @@ def test_trace_overlay_numbers_steps_and_highlights_divergence(system) -> None:
     assert f'color="{TRACE}"' in first and "①" in first
     second = edge_attrs(dot, "static_password.pay_within_quota", "active")
     assert "②" in second and "✗" in second and 'color="#d62728"' in second
-    assert "s3cret" not in dot and MASK in dot
+    assert "s3cret" not in dot and DRAWN in dot
     assert "expected: accepted" in dot
 
 

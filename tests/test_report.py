@@ -10,12 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from authspec.cli import app
-from authspec.diagrams.common import MASK
 from authspec.diagrams.diff import diff_specs
 from authspec.diagrams.overlay import Coverage
 from authspec.diagrams.render import dot_available
 from authspec.diagrams.report import report_html
 from authspec.model import load
+from authspec.model.secrets import DRAWN
 
 REPO = Path(__file__).resolve().parents[1]
 SPECS = REPO / "specs"
@@ -88,7 +88,7 @@ def test_uncited_rule_stands_out(tmp_path: Path) -> None:
 
 def test_secrets_never_in_clear(html: str) -> None:
     assert "Secret123" not in html
-    assert MASK in html  # the masked password of the trace, the secret variables' values
+    assert DRAWN in html  # the masked password of the trace, the secret variables' values
 
 
 def test_run_section(html: str) -> None:

@@ -1,0 +1,1 @@
+../../../authspec/__init__.py

@@ -1,0 +1,1 @@
+../../../authspec/__main__.py

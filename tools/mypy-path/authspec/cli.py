@@ -1,0 +1,1 @@
+../../../authspec/cli.py
