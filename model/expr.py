@@ -558,7 +558,11 @@ def _int_range(op: str, left: Type, right: Type | None) -> Type:
 
 # -- evaluation --------------------------------------------------------------------------------
 
-Evaluator = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, str]], Any]
+#: What a compiled closure reads variables and states from: mappings by name, or the pure
+#: semantics' snapshot tuples by position (see ``Keys``).
+Values = Mapping[str, Any] | tuple[Any, ...]
+States = Mapping[str, str] | tuple[str, ...]
+Evaluator = Callable[[Mapping[str, Any], Values, States], Any]
 
 _CLASS_TESTS: dict[str, Callable[[str], bool]] = {
     "digit": lambda c: "0" <= c <= "9",

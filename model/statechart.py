@@ -74,7 +74,7 @@ def chart_class(system: System, machine: Machine) -> type[StateChart]:
     """The ``StateChart`` class of one machine; instantiate it with ``model=SharedModel``
     and ``state_field=state_field(machine.name)`` (``new_chart`` does)."""
     policies = {p.name: p for p in system.policies}
-    definition: dict[str, dict[str, Any]] = {
+    definition: dict[str, Any] = {
         STATE_PREFIX + s.name: {"initial": s.initial, "final": s.final, "on": {}}
         for s in machine.states
     }
