@@ -25,13 +25,13 @@ from authspec.model.commands import console as make_console
 from authspec.model.ir import System, citation_order
 
 from .backends import BackendNotFound, mutant_sets
-from .machine import RunState
-from .report import (
+from .console import (
     coverage_summary,
     render_coverage,
     render_failure,
     render_steps,
 )
+from .driver import RunState
 from .run import (
     DEFAULT_DATABASE,
     DEFAULT_EXAMPLES,

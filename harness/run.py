@@ -32,21 +32,14 @@ from authspec.model.ir import System
 
 from .backends import Backend, BackendFailure, BackendNotFound, open_backend
 from .coverage import Coverage
-from .machine import (
-    BackendAbort,
-    Failure,
-    Nonconformance,
-    RunConfig,
-    RunOver,
-    RunState,
-    Step,
-    build_machine,
-    class_name,
-    minimise,
-    sweep,
-)
-from .report import write_failure, write_replay
+from .driver import RunConfig, RunState
+from .machine import build_machine, class_name
+from .minimise import minimise
+from .records import BackendAbort, Failure, Nonconformance, RunOver, Step
+from .replay_file import write_replay
 from .roadmap import Goal
+from .runfiles import write_failure
+from .sweep import sweep
 
 DEFAULT_EXAMPLES = 150
 DEFAULT_STEPS = 60

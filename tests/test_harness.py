@@ -26,9 +26,10 @@ from authspec.harness.backends import (
     open_backend,
     resolve_backend,
 )
+from authspec.harness.console import trace_lines
 from authspec.harness.coverage import FORMAT
-from authspec.harness.machine import conforms
-from authspec.harness.report import replay_source, trace_lines
+from authspec.harness.records import conforms
+from authspec.harness.replay_file import replay_source
 from authspec.harness.roadmap import Roadmap
 from authspec.harness.run import CheckOptions, check
 from authspec.harness.strategies import Memory, analyse, draw_params, params_strategy, shapes
