@@ -12,7 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from authspec.harness import commands
+from authspec.harness import commands, mutation
 from authspec.model import load
 
 HERE = Path(__file__).parent
@@ -190,4 +190,4 @@ def test_mutants_markdown_table_and_gaps(app, tmp_path):
 
 def test_every_cited_rule_and_invariant_has_a_mutant():
     mutants = pytest.importorskip("authspec.bank.mutants")
-    assert commands.mutant_gaps(load(), list(mutants.MUTANTS)) == []
+    assert mutation.mutant_gaps(load(), list(mutants.MUTANTS)) == []
