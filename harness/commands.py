@@ -39,7 +39,7 @@ from .mutation import (
     time_to_kill,
     trace_length,
 )
-from .run import (
+from .options import (
     DEFAULT_DATABASE,
     DEFAULT_EXAMPLES,
     DEFAULT_MAX_SECONDS,
@@ -48,9 +48,8 @@ from .run import (
     DEFAULT_STEPS,
     DEFAULT_TIMEOUT,
     CheckOptions,
-    CheckResult,
-    check,
 )
+from .run import CheckResult, check
 from .skeleton import skeleton
 
 

@@ -22,54 +22,51 @@ from hypothesis.control import current_build_context
 
 from authspec.model import Executable, Outcome
 from authspec.model.expr import policy_checker
-from authspec.model.ir import System
+from authspec.model.ir import System, Variable
 
 from .adapter import Observation, Response
 from .backends import Backend, BackendFailure
 from .coverage import Coverage
+from .options import CheckOptions
 from .records import BackendAbort, Failure, Nonconformance, RunOver, Step, conforms
 from .roadmap import Roadmap
 from .strategies import Analysis, Counter, Memory, analyse
 
 
 @dataclass
-class RunConfig:
-    observe: bool = True  # compare observations when the adapter offers observe()
-    repeat_cap: int = 5000  # the longest single repeat
-    max_seconds: float | None = None  # exploration budget (no new example after it)
-    shrink_seconds: float | None = 30.0  # shrinking budget once a failure is found
-    repair: bool = True  # repair drawn parameters towards acceptance (off: uniform)
-    repeat: bool = True  # the repeat rule (off: uniform)
-    roadmap: bool = True  # start examples by jumping to a goal's state (off: uniform)
-
-
-@dataclass
 class RunState:
-    """Everything one run shares between its examples."""
+    """Everything one run shares between its examples; ``options`` is the run's
+    configuration, read and never changed."""
 
     system: System
     backend: Backend
-    config: RunConfig = field(default_factory=RunConfig)
+    options: CheckOptions
+    on_progress: Callable[[RunState], None] | None = None
     analysis: Analysis = field(init=False)
     model: Executable = field(init=False)
+    roadmap: Roadmap = field(init=False)
     coverage: Coverage = field(init=False)
+    secret_variables: frozenset[str] = field(init=False)
+    variables: Mapping[str, Variable] = field(init=False)
+    policy_checks: Mapping[str, Callable[[str], bool]] = field(init=False)
     failures: list[Failure] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     first_failure_at: float | None = None
     steps: int = 0
     examples: int = 0
-    on_progress: Callable[[RunState], None] | None = None
     phase: str = "start"
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.analysis = analyse(self.system)
         self.model = Executable(self.system)
-        self.roadmap = Roadmap(self.system, self.analysis, repeat_cap=self.config.repeat_cap)
+        self.roadmap = Roadmap(self.system, self.analysis,
+                               repeat_cap=self.options.repeat_cap)
         self.coverage = Coverage(self.system)
-        self._secret_vars = {v.qualified for v in self.system.variables if v.secret}
-        self._variables = {v.qualified: v for v in self.system.variables}
-        self._policy_checks = {p.name: policy_checker(p) for p in self.system.policies}
+        self.secret_variables = frozenset(
+            v.qualified for v in self.system.variables if v.secret)
+        self.variables = {v.qualified: v for v in self.system.variables}
+        self.policy_checks = {p.name: policy_checker(p) for p in self.system.policies}
 
     @property
     def elapsed(self) -> float:
@@ -88,14 +85,18 @@ class RunState:
             self.first_failure_at = time.monotonic()
         self.failures.append(failure)
 
-    def check_time(self, *, new_example: bool) -> None:
+    def check_time(self, *, new_example: bool, shrink_budget: bool = True) -> None:
+        """Raise ``RunOver`` once the exploration budget is spent (before any failure) or,
+        at a new example, the shrink budget (after one), unless ``shrink_budget`` is off
+        (minimisation has its own deadline)."""
         now = time.monotonic()
+        shrink_seconds = self.options.shrink_seconds
         if self.first_failure_at is None:
-            limit = self.config.max_seconds
+            limit = self.options.max_seconds
             if limit is not None and now - self.started > limit:
                 raise RunOver("time budget spent")
-        elif (new_example and self.config.shrink_seconds is not None
-              and now - self.first_failure_at > self.config.shrink_seconds):
+        elif (new_example and shrink_budget and shrink_seconds is not None
+              and now - self.first_failure_at > shrink_seconds):
             try:
                 final = current_build_context().is_final
             except Exception:
@@ -107,9 +108,11 @@ class RunState:
 class Driver:
     """Sends steps to the model and the backend and compares them (one example)."""
 
-    def __init__(self, run: RunState) -> None:
+    def __init__(self, run: RunState, *, shrink_budget: bool = True) -> None:
+        """A fresh example; with ``shrink_budget`` off, starting it ignores the shrink
+        budget (see ``RunState.check_time``)."""
         self.run = run
-        run.check_time(new_example=True)
+        run.check_time(new_example=True, shrink_budget=shrink_budget)
         run.examples += 1
         self.model = run.model
         self.model.reset()
@@ -158,7 +161,7 @@ class Driver:
         if not conforms(expected, actual):
             self.fail("outcome", _describe_difference(expected, actual, run.backend),
                       rules=expected.rules)
-        if run.config.observe and run.backend.can_observe:
+        if run.options.observe and run.backend.can_observe:
             try:
                 observation = run.backend.observe()
             except BackendFailure as error:
@@ -184,7 +187,7 @@ class Driver:
         if kind == "observation":
             view = {"states": dict(self.model.states),
                     "variables": {k: v for k, v in self.model.values.items()
-                                  if k not in self.run._secret_vars}}
+                                  if k not in self.run.secret_variables}}
         failure = Failure(kind, tuple(self.trace), detail, differences, rules, view)
         self.run.note_failure(failure)
         raise Nonconformance(failure)
@@ -202,11 +205,11 @@ class Driver:
                 differences.append(f"{machine}: the model is in {model.states[machine]}, "
                                    f"the backend in {state}")
         for name, value in observation.variables.items():
-            if name not in run._variables:
+            if name not in run.variables:
                 raise BackendAbort(BackendFailure(
                     "garbage", "observe()", f"no variable named {name!r} in the spec "
                     "(variables are named machine.variable)"), tuple(self.trace))
-            if name in run._secret_vars:
+            if name in run.secret_variables:
                 continue
             if value != model.values[name]:
                 differences.append(f"{name}: the model has {model.values[name]!r}, "
@@ -222,7 +225,7 @@ class Driver:
             if not param.secret or not isinstance(params.get(param.name), str):
                 continue
             value = params[param.name]
-            fits = [p for p in param.policies if run._policy_checks[p](value)]
+            fits = [p for p in param.policies if run.policy_checks[p](value)]
             parts = [f"{len(value)} chars", "fits " + "/".join(fits) if fits else "fits no policy"]
             for name in self.analysis.str_variables:
                 current = self.model.values.get(name)

@@ -57,7 +57,7 @@ class ConformanceMachine(RuleBasedStateMachine, Driver):
         transitions and rejections (the roadmap's shortest route), then make the goal
         happen with drawn parameters steered to it."""
         roadmap = self.run.roadmap
-        if not self.run.config.roadmap or data.draw(index_strategy(4)) == 0:
+        if not self.run.options.roadmap or data.draw(index_strategy(4)) == 0:
             return
         goal = self.pinned or roadmap.goals[data.draw(index_strategy(len(roadmap.goals)))]
         route = roadmap.route(goal)
@@ -83,8 +83,7 @@ class ConformanceMachine(RuleBasedStateMachine, Driver):
     def do_event(self, event: str, data: st.DataObject) -> None:
         """An event the model may accept now: steer to acceptance (5 in 8), to a refusal
         by one guarded rejection (2 in 8), or send the parameters as drawn (1 in 8)."""
-        config = self.run.config
-        mode = data.draw(index_strategy(8)) if config.repair else 0
+        mode = data.draw(index_strategy(8)) if self.run.options.repair else 0
         params = draw_params(data.draw, self.analysis, self.model, event, self.memory)
         if mode >= 3:
             params = self.analysis.repair(
@@ -99,7 +98,7 @@ class ConformanceMachine(RuleBasedStateMachine, Driver):
         refusal by one of its applicable rejections (3 in 4) or send as drawn."""
         refused = self.refused_events()
         event = refused[data.draw(index_strategy(len(refused)))]
-        mode = data.draw(index_strategy(4)) if self.run.config.repair else 0
+        mode = data.draw(index_strategy(4)) if self.run.options.repair else 0
         params = draw_params(data.draw, self.analysis, self.model, event, self.memory)
         if mode:
             params = self.steer_to_refusal(event, params, data, guarded_only=False)
@@ -121,7 +120,7 @@ class ConformanceMachine(RuleBasedStateMachine, Driver):
         live = self.live_counters()
         counter = live[data.draw(index_strategy(len(live)))]
         model, analysis = self.model, self.analysis
-        cap = self.run.config.repeat_cap
+        cap = self.run.options.repeat_cap
         boundary = [k for k in counter.remaining(model.values, model.states) if k <= cap]
         if boundary and data.draw(index_strategy(2)) == 1:
             times = boundary[data.draw(index_strategy(len(boundary)))]
@@ -202,9 +201,9 @@ def _start_rule() -> Any:
     return initialize(data=st.data())(start)
 
 
-def build_machine(run: RunState, backend_name: str = "backend", seed: int | None = None,
-                  pinned: Goal | None = None) -> type[ConformanceMachine]:
-    """A RuleBasedStateMachine subclass for ``run`` (see the module docstring).
+def build_machine(run: RunState, pinned: Goal | None = None) -> type[ConformanceMachine]:
+    """A RuleBasedStateMachine subclass for ``run`` (see the module docstring), named
+    after the spec and ``run.options.backend``, seeded with ``run.options.seed``.
 
     With ``pinned``, examples that start with a goal always take that one (used to
     reproduce and shrink a failure the sweep found); the class name, hence the example
@@ -215,12 +214,12 @@ def build_machine(run: RunState, backend_name: str = "backend", seed: int | None
     for event in run.system.events:
         namespace[f"event_{event.name}"] = _event_rule(event.name)
     namespace["refused"] = _refused_rule()
-    if run.analysis.counters and run.config.repeat:
+    if run.analysis.counters and run.options.repeat:
         namespace["repeat"] = _repeat_rule()
-    name = class_name(run.system, backend_name)
+    name = class_name(run.system, run.options.backend)
     if pinned is not None:
         name += "__" + re.sub(r"\W+", "_", pinned.id)
     cls = type(name, (ConformanceMachine,), namespace)
-    if seed is not None:
-        cls._hypothesis_internal_use_seed = seed  # type: ignore[attr-defined]
+    if run.options.seed is not None:
+        cls._hypothesis_internal_use_seed = run.options.seed  # type: ignore[attr-defined]
     return cls

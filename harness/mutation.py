@@ -26,7 +26,8 @@ from authspec.model.errors import AuthspecError
 from authspec.model.ir import System, citation_order
 
 from .backends import mutant_sets
-from .run import CheckOptions, CheckResult, check
+from .options import CheckOptions
+from .run import CheckResult, check
 
 
 class Mutant(Protocol):

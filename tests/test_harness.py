@@ -28,10 +28,11 @@ from authspec.harness.backends import (
 )
 from authspec.harness.console import trace_lines
 from authspec.harness.coverage import FORMAT
+from authspec.harness.options import CheckOptions
 from authspec.harness.records import conforms
 from authspec.harness.replay_file import replay_source
 from authspec.harness.roadmap import Roadmap
-from authspec.harness.run import CheckOptions, check
+from authspec.harness.run import check
 from authspec.harness.strategies import Memory, analyse, draw_params, params_strategy, shapes
 from authspec.model import Executable, Outcome, load
 
