@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from authspec.model import Executable, ModelError
+from authspec.model.errors import AuthspecError
 from authspec.model.ir import System
 
 from .adapter import Observation, Response
@@ -53,11 +54,11 @@ REGISTRY: dict[str, str] = {
 }
 
 
-class BackendNotFound(Exception):
+class BackendNotFound(AuthspecError):
     """The backend name cannot be resolved or imported (a usage error: exit 2)."""
 
 
-class BackendFailure(Exception):
+class BackendFailure(AuthspecError):
     """The backend failed to answer: an exception, a timeout or a garbage answer."""
 
     def __init__(self, kind: str, call: str, detail: str):

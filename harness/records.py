@@ -3,12 +3,8 @@
 ``Step`` is one event sent to both the model and the backend; ``Failure`` is a
 nonconformance (the steps up to and including the divergent one). ``Nonconformance``
 carries a failure out of a step (an AssertionError, which Hypothesis shrinks);
-``BackendAbort`` (the backend failed) and ``RunOver`` (time budget spent) end a run at once.
-
-``BackendAbort`` and ``RunOver`` derive from KeyboardInterrupt on purpose: that is the one
-exception Hypothesis lets through at once, without recording the interrupted test case
-(any other exception would be shrunk, or would make the interrupted case look like flaky
-data generation). ``run.check`` always catches them.
+``BackendAbort`` (the backend failed) and ``RunOver`` (time budget spent) end a run at once
+(see ``RunInterrupt``).
 """
 
 from __future__ import annotations
@@ -18,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authspec.model import Outcome
+from authspec.model.errors import AuthspecError
 
 from .adapter import Response
 from .backends import BackendFailure
@@ -56,7 +53,7 @@ class Failure:
         return self.steps[-1]
 
 
-class Nonconformance(AssertionError):
+class Nonconformance(AuthspecError, AssertionError):
     """The backend answered well but differently from the model."""
 
     def __init__(self, failure: Failure):
@@ -64,7 +61,17 @@ class Nonconformance(AssertionError):
         super().__init__(f"step {failure.last.index} ({failure.last.event}): {failure.detail}")
 
 
-class BackendAbort(KeyboardInterrupt):
+class RunInterrupt(KeyboardInterrupt):
+    """Control flow that ends a run at once: the base of ``BackendAbort`` and ``RunOver``.
+
+    A KeyboardInterrupt on purpose: that is the one exception Hypothesis lets through at
+    once, without recording the interrupted test case (any other exception would be shrunk,
+    or would make the interrupted case look like flaky data generation). For the same
+    reason it is not an ``AuthspecError``. ``run.check`` always catches it.
+    """
+
+
+class BackendAbort(RunInterrupt):
     """The backend failed (exception, timeout, garbage): stop the run, do not shrink."""
 
     def __init__(self, error: BackendFailure, steps: tuple[Step, ...]):
@@ -73,7 +80,7 @@ class BackendAbort(KeyboardInterrupt):
         super().__init__(str(error))
 
 
-class RunOver(KeyboardInterrupt):
+class RunOver(RunInterrupt):
     """The time budget is spent (``why`` says which): end the run where it stands."""
 
     def __init__(self, why: str):

@@ -28,6 +28,7 @@ from hypothesis.errors import Flaky
 from hypothesis.stateful import get_state_machine_test
 
 from authspec.model import SpecErrors, load
+from authspec.model.errors import AuthspecError
 from authspec.model.ir import System
 
 from .backends import Backend, BackendFailure, BackendNotFound, open_backend
@@ -43,7 +44,7 @@ from .runfiles import write_failure
 from .sweep import sweep
 
 
-class UsageError(Exception):
+class UsageError(AuthspecError):
     """A problem with what was asked (exit 2): bad option, unloadable spec, unknown backend."""
 
 

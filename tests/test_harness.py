@@ -338,3 +338,23 @@ def test_saved_failures_are_replayed_first(tmp_path):
     assert list(db.fetch(_sweep_key(tiny("make_weak_pin"), load(TINY))))
     second = check(tiny("make_weak_pin", database=database))
     assert second.status == "fail" and second.steps <= 3  # found again by the first replay
+
+
+    assert second.status == "fail" and second.steps <= 3  # found again by the first replay
+
+
+def test_every_error_authspec_raises_derives_from_authspec_error():
+    from authspec.harness.backends import BackendFailure
+    from authspec.harness.mutation import MutantSetError
+    from authspec.harness.records import BackendAbort, Nonconformance, RunInterrupt, RunOver
+    from authspec.harness.replay import ReplayMismatch
+    from authspec.harness.run import UsageError
+    from authspec.model.errors import AuthspecError
+
+    for error in (BackendNotFound, BackendFailure, UsageError, Nonconformance, ReplayMismatch,
+                  MutantSetError):
+        assert issubclass(error, AuthspecError), error
+    assert issubclass(Nonconformance, AssertionError) and issubclass(MutantSetError, ValueError)
+    for interrupt in (BackendAbort, RunOver):  # let through by Hypothesis: not an Exception
+        assert issubclass(interrupt, RunInterrupt) and issubclass(interrupt, KeyboardInterrupt)
+        assert not issubclass(interrupt, Exception)
