@@ -40,7 +40,7 @@ from .options import CheckOptions
 from .records import BackendAbort, Failure, Nonconformance, RunOver, Step
 from .replay_file import write_replay
 from .roadmap import Goal
-from .runfiles import write_failure
+from .runfiles import FAILURE_FILE, write_coverage, write_failure
 from .sweep import sweep
 
 
@@ -245,10 +245,10 @@ def _search(run: RunState, database: ExampleDatabase | None,
 def _write_run_files(result: CheckResult, run: RunState, out: Path) -> None:
     """coverage.json always; failure.json and the replay file on a failure."""
     options, system = run.options, run.system
-    result.coverage_path = run.coverage.write(out / "coverage.json")
+    result.coverage_path = write_coverage(out, run.coverage)
     # failure.json always describes this run: an old one would put a stale trace in the
     # report of a passing run.
-    (out / "failure.json").unlink(missing_ok=True)
+    (out / FAILURE_FILE).unlink(missing_ok=True)
     if result.failure is None:
         return
     result.failure_path = write_failure(out, system, result.failure, options.backend,
