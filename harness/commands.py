@@ -53,7 +53,7 @@ from .run import CheckResult, check
 from .skeleton import skeleton
 
 
-def _progress(console: Console, enabled: bool):
+def _progress(console: Console, enabled: bool) -> Progress | None:
     if not enabled:
         return None
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),

@@ -65,8 +65,8 @@ class Coverage:
     # -- declared universe -----------------------------------------------------------------
     def declared(self) -> dict[str, list[str]]:
         system = self.system
-        cited = sorted({r for element in (*system.transitions, *system.rejections)
-                        for r in element.rules}, key=citation_order)
+        cited = sorted({r for t in system.transitions for r in t.rules}
+                       | {r for j in system.rejections for r in j.rules}, key=citation_order)
         return {
             "states": [f"{m.name}.{s.name}" for m in system.machines for s in m.states],
             "transitions": [t.id for t in system.transitions],

@@ -2,11 +2,13 @@
 
 ``build_machine(run)`` makes a Hypothesis ``RuleBasedStateMachine`` subclass with
 
+* ``start`` (initialize): three examples in four first jump to the state of a goal (a
+  transition or rejection) along the roadmap's route, then make the goal happen;
 * one rule per event, ``event_<name>``, enabled while the model could accept the event
   (some transition leaves a current state and no unconditional refusal applies). It draws
-  the parameters (strategies.py) and, three times in four, *repairs* them against the
-  model's guards until the model would accept them; otherwise it sends them as drawn, so
-  refusals by guard are tested too;
+  the parameters (strategies.py) and, five times in eight, *repairs* them against the
+  model's guards until the model would accept them; two in eight it steers them to a
+  refusal by one guarded rejection; otherwise it sends them as drawn;
 * ``refused``: sends an event the model refuses outright in the current state (negative
   testing), with parameters drawn from their domains;
 * ``repeat`` (when the spec has counters, see ``strategies.Counter``): performs one
@@ -54,7 +56,7 @@ class ConformanceMachine(RuleBasedStateMachine, Driver):
     # -- rules' bodies ---------------------------------------------------------------------
     def do_start(self, data: st.DataObject) -> None:
         """Three examples in four start by jumping to the state of a goal drawn among all
-        transitions and rejections (the roadmap's shortest route), then make the goal
+        transitions and rejections (along the roadmap's route), then make the goal
         happen with drawn parameters steered to it."""
         roadmap = self.run.roadmap
         if not self.run.options.roadmap or data.draw(index_strategy(4)) == 0:

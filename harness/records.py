@@ -29,7 +29,10 @@ class Step:
     params: Mapping[str, Any]
     expected: Outcome
     actual: Response | None  # None when the backend failed to answer
-    origin: str  # "event" | "refused" | "repeat"
+    # which part of the run sent it: "event", "refused", "repeat" (the Hypothesis rules),
+    # "route" (the way to a goal's state), "goal" (the goal and the refusals around it),
+    # "replay" (minimisation replaying a shorter trace)
+    origin: str
     hints: Mapping[str, str] = field(default_factory=dict)  # secret param -> what it is
 
     @property

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from authspec.model.expr import ParamRef, VarRef, walk
+from authspec.model.ir import Transition
 
 from .driver import Driver, RunState
 from .records import Failure, Nonconformance
@@ -57,7 +58,7 @@ def refusal_variants(driver: Driver, goal: Goal,
 
 def _sweep_goal(driver: Driver, goal: Goal) -> None:
     """The goal step, then the refusals around it (refusals change nothing)."""
-    analysis, model = driver.analysis, driver.model
+    model = driver.model
     params = goal_params(driver, goal)
     if goal.kind == "transition":
         params = _new_strings(driver, goal, params)
@@ -66,27 +67,41 @@ def _sweep_goal(driver: Driver, goal: Goal) -> None:
         for variant in refusal_variants(driver, goal, params):
             driver.send(goal.event, variant, "goal")
         return
-    transition = next(t.element for t in analysis.transitions[goal.event]
-                      if t.element.id == goal.id)
+    transition = goal_transition(driver, goal)
     if transition.target is None or transition.target in transition.sources:
-        # A step that stays put: the same goal again with each boundary of its integers.
-        target = frozenset({goal.id})
-        options = candidates(analysis, model, goal.event, driver.memory)
-        ints = [p.name for p in analysis.events[goal.event].params if p.type.kind == "int"]
-        sent = 0
-        for name in ints:
-            for value in reversed(options[name]):
-                trial = {**params, name: value}
-                if (value != params[name] and sent < MAX_VARIANTS
-                        and analysis.score(model, goal.event, trial, target) == 0):
-                    driver.send(goal.event, trial, "goal")
-                    sent += 1
+        _sweep_boundaries(driver, goal, params)
     variables = {f"{transition.machine}.{a.variable}" for a in transition.effects}
     _sweep_old_values(driver, {v for v in variables if isinstance(model.values.get(v), str)})
-    if not any(isinstance(model.values.get(v), int) and not isinstance(model.values.get(v), bool)
-               for v in variables):
-        return
-    # Something was counted: each refusal of the same event, from the new values.
+    if any(isinstance(model.values.get(v), int) and not isinstance(model.values.get(v), bool)
+           for v in variables):
+        _sweep_counted_refusals(driver, goal)
+
+
+def goal_transition(driver: Driver, goal: Goal) -> Transition:
+    """The spec's transition that a transition goal names."""
+    return next(t.element for t in driver.analysis.transitions[goal.event]
+                if isinstance(t.element, Transition) and t.element.id == goal.id)
+
+
+def _sweep_boundaries(driver: Driver, goal: Goal, params: Mapping[str, Any]) -> None:
+    """A step that stays put: the same goal again with each boundary of its integers."""
+    analysis, model = driver.analysis, driver.model
+    target = frozenset({goal.id})
+    options = candidates(analysis, model, goal.event, driver.memory)
+    ints = [p.name for p in analysis.events[goal.event].params if p.type.kind == "int"]
+    sent = 0
+    for name in ints:
+        for value in reversed(options[name]):
+            trial = {**params, name: value}
+            if (value != params[name] and sent < MAX_VARIANTS
+                    and analysis.score(model, goal.event, trial, target) == 0):
+                driver.send(goal.event, trial, "goal")
+                sent += 1
+
+
+def _sweep_counted_refusals(driver: Driver, goal: Goal) -> None:
+    """Something was counted: each refusal of the same event, from the new values."""
+    analysis, model = driver.analysis, driver.model
     for rejection in analysis.applicable_rejections(model, goal.event):
         if rejection.guard is None:
             continue
@@ -102,8 +117,7 @@ def _new_strings(driver: Driver, goal: Goal, params: dict[str, Any]) -> dict[str
     """When the goal stores a parameter in a string variable (a new password), a value
     other than the one the variable holds: replacing a password by itself tests nothing."""
     analysis, model = driver.analysis, driver.model
-    transition = next(t.element for t in analysis.transitions[goal.event]
-                      if t.element.id == goal.id)
+    transition = goal_transition(driver, goal)
     target = frozenset({goal.id})
     options = candidates(analysis, model, goal.event, driver.memory)
     for assignment in transition.effects:

@@ -342,17 +342,22 @@ def test_saved_failures_are_replayed_first(tmp_path):
 
 
 def test_every_error_authspec_raises_derives_from_authspec_error():
-    from authspec.harness.backends import BackendFailure
+    from authspec.harness.adapter import InvalidResponse
+    from authspec.harness.backends import BackendFailure, BackendModeError
     from authspec.harness.mutation import MutantSetError
     from authspec.harness.records import BackendAbort, Nonconformance, RunInterrupt, RunOver
     from authspec.harness.replay import ReplayMismatch
     from authspec.harness.run import UsageError
+    from authspec.harness.runfiles import RunFileError
     from authspec.model.errors import AuthspecError
 
-    for error in (BackendNotFound, BackendFailure, UsageError, Nonconformance, ReplayMismatch,
-                  MutantSetError):
+    for error in (BackendNotFound, BackendFailure, BackendModeError, UsageError,
+                  Nonconformance, ReplayMismatch, MutantSetError, RunFileError, InvalidResponse):
         assert issubclass(error, AuthspecError), error
     assert issubclass(Nonconformance, AssertionError) and issubclass(MutantSetError, ValueError)
+    assert issubclass(RunFileError, ValueError) and issubclass(InvalidResponse, ValueError)
+    with pytest.raises(InvalidResponse, match="needs the reason code"):
+        Response(False)
     for interrupt in (BackendAbort, RunOver):  # let through by Hypothesis: not an Exception
         assert issubclass(interrupt, RunInterrupt) and issubclass(interrupt, KeyboardInterrupt)
         assert not issubclass(interrupt, Exception)
