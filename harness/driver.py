@@ -28,7 +28,7 @@ from .adapter import Observation, Response
 from .backends import Backend, BackendFailure
 from .coverage import Coverage
 from .options import CheckOptions
-from .records import BackendAbort, Failure, Nonconformance, RunOver, Step, conforms
+from .records import BackendAbort, Failure, Nonconformance, Origin, RunOver, Step, conforms
 from .roadmap import Roadmap
 from .strategies import Analysis, Counter, Memory, analyse
 
@@ -141,7 +141,7 @@ class Driver:
                 if states[c.machine] in c.sources and self.may_accept(c.event)]
 
     # -- one step ----------------------------------------------------------------------------
-    def send(self, event: str, params: Mapping[str, Any], origin: str) -> Outcome:
+    def send(self, event: str, params: Mapping[str, Any], origin: Origin) -> Outcome:
         run = self.run
         run.check_time(new_example=False)
         hints = self.hints(event, params)

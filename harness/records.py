@@ -11,13 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from authspec.model import Outcome
 from authspec.model.errors import AuthspecError
 
 from .adapter import Response
 from .backends import BackendFailure
+
+#: which part of the run sent a step: "event", "refused", "repeat" (the Hypothesis rules),
+#: "route" (the way to a goal's state), "goal" (the goal and the refusals around it),
+#: "replay" (minimisation replaying a shorter trace)
+Origin = Literal["event", "refused", "repeat", "route", "goal", "replay"]
 
 
 @dataclass(frozen=True)
@@ -29,10 +34,7 @@ class Step:
     params: Mapping[str, Any]
     expected: Outcome
     actual: Response | None  # None when the backend failed to answer
-    # which part of the run sent it: "event", "refused", "repeat" (the Hypothesis rules),
-    # "route" (the way to a goal's state), "goal" (the goal and the refusals around it),
-    # "replay" (minimisation replaying a shorter trace)
-    origin: str
+    origin: Origin  # which part of the run sent it (see ``Origin``)
     hints: Mapping[str, str] = field(default_factory=dict)  # secret param -> what it is
 
     @property
@@ -92,6 +94,7 @@ class RunOver(RunInterrupt):
 
 
 def conforms(expected: Outcome, actual: Response) -> bool:
+    """Whether the backend's answer is the model's: accepted, or refused for the same reason."""
     if expected.accepted:
         return actual.accepted
     return not actual.accepted and actual.reason == expected.reason

@@ -2,7 +2,9 @@
 
 ``check(options)`` returns a ``CheckResult`` (pass, fail or error) with the coverage, the
 minimal failing trace or the backend error, and writes ``coverage.json`` and, on failure,
-``replay_<hash>.py`` into ``options.out``. Exit codes: 0 pass, 1 nonconformance, 2 usage
+``failure.json`` (runfiles.py) and ``replay_<hash>.py`` (replay_file.py) into
+``options.out``. ``options`` (options.py) is the run's one configuration: every part of the
+run reads it from the ``RunState``. Exit codes: 0 pass, 1 nonconformance, 2 usage
 or backend error.
 
 Budget: ``examples`` test cases of at most ``steps`` rules each, stopped early after
@@ -203,7 +205,7 @@ def _replay_saved(run: RunState, database: ExampleDatabase | None,
 
 def _sweep_all(run: RunState, database: ExampleDatabase | None,
                key: bytes) -> Failure | None:
-    """The sweep: every transition and rejection once, along its shortest route; the goal
+    """The sweep: every transition and rejection once, along the roadmap's route; the goal
     it fails on is saved, to be replayed first next time."""
     if not (run.options.sweep and run.options.roadmap):
         return None
