@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from authspec.harness.runfiles import EARLIER_FORMATS, check_run_record
+from authspec.harness.runfiles import EARLIER_FORMATS, RunFileError, check_run_record
 from authspec.model.ir import System
 
 
@@ -221,7 +221,12 @@ def merge_coverage(runs: list[Coverage]) -> Coverage:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
+    """The JSON document in ``path``; ``RunFileError`` (a ValueError) names the file when it
+    is not JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise RunFileError(f"{path}: not JSON: {error}") from error
 
 
 def is_run_file(data: Any) -> bool:

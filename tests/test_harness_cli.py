@@ -218,6 +218,10 @@ def test_run_files_are_checked_when_read_and_earlier_formats_still_read(app, tmp
                                        str(tmp_path / "r.html")])
     assert refused.exit_code == 2
     assert "failure.json: at steps: 'none' is not of type 'array'" in refused.output
+    (out / "failure.json").write_text("{")
+    garbled = runner.invoke(main_app, ["diagram", TINY, "-o", str(tmp_path / "d"), "--format",
+                                       "dot", "--trace", str(out / "failure.json")])
+    assert garbled.exit_code == 2 and "failure.json: not JSON" in garbled.output
 
 
 def test_mutants_markdown_table_and_gaps(app, tmp_path):
