@@ -44,7 +44,8 @@ from hypothesis.stateful import (
 
 from authspec.bank.adapter import make_adapter
 from authspec.harness.adapter import Response
-from authspec.harness.run import CheckOptions, check
+from authspec.harness.options import CheckOptions
+from authspec.harness.run import check
 
 SAMPLE = ["register_without_form", "quota_limit_30001", "quota_per_payment", "otp_uses_1001",
           "b2c_without_login", "ukey_pay_without_certificate", "login_password_symbols",

@@ -6,8 +6,12 @@ the *model* breadth first from its initial state, taking every transition it can
 fire (parameters found by ``Analysis.repair`` from deterministic defaults), and keeps the
 first concrete state reached for each abstract state (machine states, and the bool and
 enum variables). For a *goal* (a transition or a rejection of the spec), ``find`` returns
-the shortest path of concrete steps from the initial state to a state where the goal can
-be made to happen.
+the index of the first node, in breadth-first order, where the goal can be made to happen,
+and ``route`` the steps from the initial state to it: the route with the fewest entries
+among the nodes explored. An entry may repeat a counting step many times, so that is not
+always the fewest concrete steps; and only the first concrete state of each abstract state
+is explored, within ``max_nodes`` nodes and ``max_depth`` entries, so a goal reachable only
+through another concrete state, or beyond those limits, has no route.
 
 The roadmap depends only on the spec (never on the run so far), so the steps it gives are
 a pure function of the goal drawn by Hypothesis: replays and shrinking stay deterministic.
