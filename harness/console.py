@@ -17,12 +17,10 @@ from rich.table import Table
 
 from authspec.model import Outcome
 from authspec.model.ir import System
+from authspec.model.secrets import bulleted
 
 from .coverage import Coverage
 from .records import Failure, Step
-
-MASK = "\u2022" * 6
-
 
 # -- steps ------------------------------------------------------------------------------------
 
@@ -58,8 +56,7 @@ def format_params(system: System, step: Step, *, show_secrets: bool = False) -> 
 
 def masked(step: Step, name: str) -> str:
     """A secret parameter as shown: the mask, and what the value is (never the value)."""
-    hint = step.hints.get(name, "")
-    return f"{MASK}\u27e8{hint}\u27e9" if hint else MASK
+    return bulleted(step.hints.get(name, ""))
 
 
 def describe_outcome(outcome: Outcome) -> str:

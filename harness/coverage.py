@@ -20,6 +20,7 @@ ids never exercised (``uncovered``) and the totals; docs/harness.md documents th
 from __future__ import annotations
 
 from collections import Counter as Tally
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from authspec.model import Outcome
@@ -48,7 +49,7 @@ class Coverage:
         self.examples += 1
         self.states.update(f"{m}.{s}" for m, s in configuration.items())
 
-    def record(self, outcome: Outcome, configuration: dict[str, str]) -> None:
+    def record(self, outcome: Outcome, configuration: Mapping[str, str]) -> None:
         self.steps += 1
         tally = self.events.setdefault(outcome.event, Tally())
         tally["sent"] += 1

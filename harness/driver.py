@@ -23,6 +23,7 @@ from hypothesis.control import current_build_context
 from authspec.model import Executable, Outcome
 from authspec.model.expr import policy_checker
 from authspec.model.ir import System, Variable
+from authspec.model.secrets import hint, relation
 
 from .adapter import Observation, Response
 from .backends import Backend, BackendFailure
@@ -226,18 +227,12 @@ class Driver:
                 continue
             value = params[param.name]
             fits = [p for p in param.policies if run.policy_checks[p](value)]
-            parts = [f"{len(value)} chars", "fits " + "/".join(fits) if fits else "fits no policy"]
-            for name in self.analysis.str_variables:
-                current = self.model.values.get(name)
-                if not isinstance(current, str) or not current:
-                    continue
-                if value == current:
-                    parts.append(f"= {name}")
-                elif value.swapcase() == current and value != current:
-                    parts.append(f"= {name} case-swapped")
-                elif value in self.memory.seen.get(name, ()):
-                    parts.append(f"= an earlier {name}")
-            hints[param.name] = ", ".join(parts)
+            values = self.model.values
+            relations = [found for name in self.analysis.str_variables
+                         if isinstance(current := values.get(name), str)
+                         and (found := relation(value, name, current,
+                                                self.memory.seen.get(name, ()))) is not None]
+            hints[param.name] = hint(len(value), fits, relations)
         return hints
 
 

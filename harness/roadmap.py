@@ -213,7 +213,8 @@ class Roadmap:
         pending = [goal for goal in goals if self._found.get(goal.id, -1) is not None]
         index = 0
         while pending and self._node(index):
-            here, still = [], []
+            here: list[Goal] = []
+            still: list[Goal] = []
             for goal in pending:
                 found = self._found.get(goal.id, -1)
                 if found == -1:

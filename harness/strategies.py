@@ -512,6 +512,11 @@ def _lengths(lo: int, hi: int) -> st.SearchStrategy[int]:
     return st.one_of(st.sampled_from(sorted({lo, hi})), st.integers(lo, hi))
 
 
+def _shaper(required: Sequence[str], filler: str) -> Callable[[int], st.SearchStrategy[str]]:
+    """``length -> strings of that length`` with one character of each required set."""
+    return lambda length: _shaped(required, filler, length)
+
+
 def policy_categories(policy: Policy) -> dict[str, st.SearchStrategy[str]]:
     """Categories of strings for one policy: conforming, and each way of breaking it."""
     shape = shapes(policy)
@@ -531,8 +536,7 @@ def policy_categories(policy: Policy) -> dict[str, st.SearchStrategy[str]]:
             continue
         others = ["".join(c for c in chars if not breaks(c))
                   for i, chars in enumerate(required) if i != index]
-        missing.append(_lengths(max(lo, 1), hi).flatmap(
-            lambda n, o=others, f=filler: _shaped(o, f, n)))
+        missing.append(_lengths(max(lo, 1), hi).flatmap(_shaper(others, filler)))
     if missing:
         out["missing"] = st.one_of(missing)
     if shape.forbidden:
