@@ -281,6 +281,14 @@ class _SignalRunner:
 
     def __init__(self) -> None:
         self._armed = False
+        self._previous: Any = None
+        self._installed = False
+
+    def _install(self) -> None:
+        """Install the SIGALRM handler once for the backend's life (not per call)."""
+        if not self._installed:
+            self._previous = signal.signal(signal.SIGALRM, self._on_alarm)
+            self._installed = True
 
     @staticmethod
     def available() -> bool:
@@ -299,7 +307,7 @@ class _SignalRunner:
                 return True, True, fn(*args)
             except BaseException as error:
                 return True, False, error
-        previous = signal.signal(signal.SIGALRM, self._on_alarm)
+        self._install()
         self._armed = True
         signal.setitimer(signal.ITIMER_REAL, timeout)
         try:
@@ -311,11 +319,12 @@ class _SignalRunner:
         finally:
             self._armed = False
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
         return True, True, result
 
     def stop(self) -> None:
-        pass
+        if self._installed:
+            signal.signal(signal.SIGALRM, self._previous)
+            self._installed = False
 
 
 class Backend:

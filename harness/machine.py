@@ -35,9 +35,11 @@ from authspec.model.ir import System
 
 from .driver import Driver, RunState
 from .roadmap import Goal
-from .strategies import candidates, draw_params, index_strategy
+from .strategies import Draw, candidates, draw_params, index_strategy
 
 SMALL_REPEAT = st.integers(1, 5)
+#: At most this many more refusals are sent after a refused step (see send_other_refusals).
+MAX_BATCH = 6
 
 
 class ConformanceMachine(RuleBasedStateMachine, Driver):
@@ -49,6 +51,22 @@ class ConformanceMachine(RuleBasedStateMachine, Driver):
     def __init__(self) -> None:
         RuleBasedStateMachine.__init__(self)
         Driver.__init__(self, type(self).run)
+        self._param_strategies: dict[str, st.SearchStrategy[dict[str, Any]]] = {}
+
+    def params_of(self, event: str) -> st.SearchStrategy[dict[str, Any]]:
+        """The parameters of ``event``, drawn against the model's state at draw time, as one
+        strategy: one ``data.draw`` per step instead of one per parameter (each
+        ``data.draw`` costs Hypothesis far more than a draw inside a strategy)."""
+        strategy = self._param_strategies.get(event)
+        if strategy is None:
+            analysis, model = self.analysis, self.model
+
+            @st.composite
+            def params(draw: Draw) -> dict[str, Any]:
+                return draw_params(draw, analysis, model, event, self.memory)
+
+            strategy = self._param_strategies[event] = params()
+        return strategy
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(steps={len(self.trace)})"
@@ -73,7 +91,7 @@ class ConformanceMachine(RuleBasedStateMachine, Driver):
 
     def do_goal(self, goal: Goal, data: st.DataObject) -> None:
         analysis, model = self.analysis, self.model
-        params = draw_params(data.draw, analysis, model, goal.event, self.memory)
+        params = data.draw(self.params_of(goal.event))
         options = candidates(analysis, model, goal.event, self.memory)
         if goal.kind == "rejection":
             params = analysis.repair(model, goal.event, params, options, refuse_by=goal.id)
@@ -86,14 +104,15 @@ class ConformanceMachine(RuleBasedStateMachine, Driver):
         """An event the model may accept now: steer to acceptance (5 in 8), to a refusal
         by one guarded rejection (2 in 8), or send the parameters as drawn (1 in 8)."""
         mode = data.draw(index_strategy(8)) if self.run.options.repair else 0
-        params = draw_params(data.draw, self.analysis, self.model, event, self.memory)
+        params = data.draw(self.params_of(event))
         if mode >= 3:
             params = self.analysis.repair(
                 self.model, event, params,
                 candidates(self.analysis, self.model, event, self.memory))
         elif mode >= 1:
             params = self.steer_to_refusal(event, params, data, guarded_only=True)
-        self.send(event, params, "event")
+        if not self.send(event, params, "event").accepted and mode:
+            self.send_other_refusals(event, params)
 
     def do_refused(self, data: st.DataObject) -> None:
         """An event the model refuses in this state whatever the parameters: steer to a
@@ -101,10 +120,27 @@ class ConformanceMachine(RuleBasedStateMachine, Driver):
         refused = self.refused_events()
         event = refused[data.draw(index_strategy(len(refused)))]
         mode = data.draw(index_strategy(4)) if self.run.options.repair else 0
-        params = draw_params(data.draw, self.analysis, self.model, event, self.memory)
+        params = data.draw(self.params_of(event))
         if mode:
             params = self.steer_to_refusal(event, params, data, guarded_only=False)
-        self.send(event, params, "refused")
+        if not self.send(event, params, "refused").accepted and mode:
+            self.send_other_refusals(event, params)
+
+    def send_other_refusals(self, event: str, params: dict[str, Any]) -> None:
+        """A refusal changes nothing, so while the run is here the event's other guarded
+        refusals are sent too: the drawn parameters repaired to each (the same state,
+        several refusals tested for the price of one rule)."""
+        analysis, model = self.analysis, self.model
+        options = candidates(analysis, model, event, self.memory)
+        for rejection in analysis.applicable_rejections(model, event)[:MAX_BATCH]:
+            if rejection.guard is None:
+                continue
+            trial = analysis.repair(model, event, params, options, refuse_by=rejection.id)
+            if (trial == params
+                    or analysis.refusal_score(model, event, trial, rejection.id) != 0):
+                continue
+            if self.send(event, trial, "refused").accepted:
+                return
 
     def steer_to_refusal(self, event: str, params: dict[str, Any], data: st.DataObject, *,
                          guarded_only: bool) -> dict[str, Any]:
@@ -128,7 +164,7 @@ class ConformanceMachine(RuleBasedStateMachine, Driver):
             times = boundary[data.draw(index_strategy(len(boundary)))]
         else:
             times = data.draw(SMALL_REPEAT)
-        params = draw_params(data.draw, analysis, model, counter.event, self.memory)
+        params = data.draw(self.params_of(counter.event))
         params = analysis.repair(model, counter.event, params,
                                  candidates(analysis, model, counter.event, self.memory),
                                  target=frozenset(counter.transitions))

@@ -28,6 +28,7 @@ variables a transition increments by a constant and a guard compares, for the re
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -490,31 +491,37 @@ def shapes(policy: Policy) -> PolicyShapes:
     return PolicyShapes.of(policy)
 
 
-def _shaped(required: Sequence[str], filler: str, length: int) -> st.SearchStrategy[str]:
-    """Strings of ``length`` holding one character of each required set, rest from filler."""
-    required = [r for r in required if r][:length] if length > 0 else []
-    rest = max(0, length - len(required))
-    if not filler:
-        filler = "".join(required) or "a"
+_SEEDS = st.integers(0, 2**32 - 1)
 
-    def assemble(parts: tuple[Any, ...]) -> str:
-        *heads, body, turn = parts
-        text = "".join(heads) + body
-        turn = turn % len(text) if text else 0
-        return text[turn:] + text[:turn]
 
-    return st.tuples(*(st.sampled_from(r) for r in required),
-                     st.text(alphabet=filler, min_size=rest, max_size=rest),
-                     st.integers(0, 64)).map(assemble)
+def shaped_string(required: Sequence[str], filler: str, length: int, seed: int) -> str:
+    """A string of ``length`` holding one character of each required set (as far as the
+    length allows), the rest from ``filler``, in an order and with characters chosen by
+    ``seed``. Seed 0 gives the plainest string (the first characters, in order)."""
+    picks = [r for r in required if r][:length] if length > 0 else []
+    rest = max(0, length - len(picks))
+    pool = filler or "".join(picks) or "a"
+    if seed == 0:
+        text = "".join(r[0] for r in picks) + pool[0] * rest
+        return text
+    rng = random.Random(seed)
+    chars = [rng.choice(r) for r in picks] + [rng.choice(pool) for _ in range(rest)]
+    turn = rng.randrange(len(chars)) if chars else 0
+    return "".join(chars[turn:] + chars[:turn])
+
+
+def _shaped(required: Sequence[str], filler: str,
+            lengths: st.SearchStrategy[int]) -> st.SearchStrategy[str]:
+    """Strings of a drawn length holding one character of each required set, the rest from
+    filler. Two draws per string (a length and a seed): cheap on the hot path, and a shrunk
+    seed gives the plainest string of its shape."""
+    required = tuple(required)
+    return st.tuples(lengths, _SEEDS).map(
+        lambda drawn: shaped_string(required, filler, drawn[0], drawn[1]))
 
 
 def _lengths(lo: int, hi: int) -> st.SearchStrategy[int]:
     return st.one_of(st.sampled_from(sorted({lo, hi})), st.integers(lo, hi))
-
-
-def _shaper(required: Sequence[str], filler: str) -> Callable[[int], st.SearchStrategy[str]]:
-    """``length -> strings of that length`` with one character of each required set."""
-    return lambda length: _shaped(required, filler, length)
 
 
 def policy_categories(policy: Policy) -> dict[str, st.SearchStrategy[str]]:
@@ -523,11 +530,11 @@ def policy_categories(policy: Policy) -> dict[str, st.SearchStrategy[str]]:
     lo, hi = policy.min_length, policy.max_length
     required = list(shape.required)
     out: dict[str, st.SearchStrategy[str]] = {
-        "conforming": _lengths(lo, hi).flatmap(lambda n: _shaped(required, shape.filler, n)),
+        "conforming": _shaped(required, shape.filler, _lengths(lo, hi)),
     }
     if lo > 0:
-        out["too_short"] = _shaped(required, shape.filler, lo - 1)
-    out["too_long"] = _shaped(required, shape.filler, hi + 1)
+        out["too_short"] = _shaped(required, shape.filler, st.just(lo - 1))
+    out["too_long"] = _shaped(required, shape.filler, st.just(hi + 1))
     missing = []
     for index, name in enumerate(policy.require):
         breaks = char_class_test(name)
@@ -536,12 +543,12 @@ def policy_categories(policy: Policy) -> dict[str, st.SearchStrategy[str]]:
             continue
         others = ["".join(c for c in chars if not breaks(c))
                   for i, chars in enumerate(required) if i != index]
-        missing.append(_lengths(max(lo, 1), hi).flatmap(_shaper(others, filler)))
+        missing.append(_shaped(others, filler, _lengths(max(lo, 1), hi)))
     if missing:
         out["missing"] = st.one_of(missing)
     if shape.forbidden:
-        out["forbidden"] = _lengths(max(lo, 1), hi).flatmap(
-            lambda n: _shaped([shape.forbidden, *required], shape.filler, n))
+        out["forbidden"] = _shaped([shape.forbidden, *required], shape.filler,
+                                   _lengths(max(lo, 1), hi))
     out["empty"] = st.just("")
     return out
 
@@ -688,19 +695,26 @@ def candidates(analysis: Analysis, model: Executable, event: str,
         elif kind == "int":
             out[param.name] = analysis.int_boundaries(model, event, param)
         else:
-            values = list(known["current"])
-            for name in param.policies:
-                policy = analysis.policies[name]
-                shape = shapes(policy)
-                values.extend(shape.example(n, k) for k, n in enumerate(
-                    (policy.min_length, policy.max_length,
-                     (policy.min_length + policy.max_length) // 2)))
-            for category in ("swapcase", "history", "near"):
-                values.extend(known[category])
-            for name in param.policies:
-                values.extend(shapes(analysis.policies[name]).violations())
+            examples, violations = _policy_candidates(
+                tuple(analysis.policies[name] for name in param.policies))
+            values = [*known["current"], *examples, *known["swapcase"], *known["history"],
+                      *known["near"], *violations]
             out[param.name] = list(dict.fromkeys(values))
     return out
+
+
+@cache
+def _policy_candidates(policies: tuple[Policy, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The fixed string candidates of a parameter: conforming examples of each policy (its
+    shortest, longest and middle lengths), then one value per way of breaking each."""
+    examples: list[str] = []
+    for policy in policies:
+        shape = shapes(policy)
+        examples.extend(shape.example(n, k) for k, n in enumerate(
+            (policy.min_length, policy.max_length,
+             (policy.min_length + policy.max_length) // 2)))
+    violations = [v for policy in policies for v in shapes(policy).violations()]
+    return tuple(examples), tuple(violations)
 
 
 __all__ = [

@@ -157,6 +157,8 @@ class Semantics:
     initial: Snapshot
     keys: Keys
     _combined: dict[tuple[str, ...], Outcome] = field(default_factory=dict, repr=False)
+    _may_accept: dict[tuple[tuple[str, ...], str], bool] = field(default_factory=dict,
+                                                                  repr=False)
 
     # -- the three hooks of one step ----------------------------------------------------------
     def deciding_refusal(self, table: EventTable, snapshot: Snapshot,
@@ -308,12 +310,17 @@ class Semantics:
 
     def may_accept(self, snapshot: Snapshot, event: str) -> bool:
         """Whether some parameters could make ``event`` accepted, judged from the states
-        alone: no unconditional refusal applies and some transition leaves a current state."""
-        table = self.table(event)
-        states = snapshot.states
-        if any(r.guard is None and r.in_source(states) for r in table.refusals):
-            return False
-        return any(states[machine] in by_state for machine, by_state in table.moves)
+        alone: no unconditional refusal applies and some transition leaves a current state.
+        (Remembered per configuration: there are finitely many.)"""
+        key = (snapshot.states, event)
+        known = self._may_accept.get(key)
+        if known is None:
+            table = self.table(event)
+            states = snapshot.states
+            known = not any(r.guard is None and r.in_source(states) for r in table.refusals) \
+                and any(states[machine] in by_state for machine, by_state in table.moves)
+            self._may_accept[key] = known  # a benign race: every writer writes the same
+        return known
 
     def states_of(self, snapshot: Snapshot) -> Mapping[str, str]:
         """Machine name -> state, read-only."""
