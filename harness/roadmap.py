@@ -97,8 +97,8 @@ class Roadmap:
             model.restore(node.snapshot)
             if not analysis.may_accept(model, event):
                 continue
-            states = model.states
-            targets = [t.element.id for t in analysis.transitions[event] if t.applies(states)]
+            targets = [t.transition.id
+                       for t in analysis.semantics.candidate_transitions(model.current, event)]
             for target in targets:
                 model.restore(node.snapshot)
                 options = candidates(analysis, model, event, Memory())
@@ -172,13 +172,13 @@ class Roadmap:
     def achievable(self, goal: Goal) -> bool:
         """Whether ``goal`` can happen in the roadmap model's current state."""
         model, analysis = self.model, self.analysis
-        states = model.states
+        semantics, here = analysis.semantics, model.current
         if goal.kind == "rejection":
-            if not any(r.element.id == goal.id and r.applies(states)
-                       for r in analysis.rejections[goal.event]):
+            if not any(r.rejection.id == goal.id
+                       for r in semantics.applicable_refusals(here, goal.event)):
                 return False
-        elif not any(t.element.id == goal.id and t.applies(states)
-                     for t in analysis.transitions[goal.event]):
+        elif not any(t.transition.id == goal.id
+                     for t in semantics.candidate_transitions(here, goal.event)):
             return False
         options = candidates(analysis, model, goal.event, Memory())
         start = self.defaults(goal.event, options)

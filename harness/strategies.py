@@ -205,18 +205,6 @@ class Guarded:
         return (compiled.transition if isinstance(compiled, CompiledTransition)
                 else compiled.rejection)
 
-    @property
-    def machine(self) -> str:
-        return self.element.machine
-
-    @property
-    def sources(self) -> frozenset[str]:
-        return self.compiled.sources
-
-    def applies(self, states: Mapping[str, str]) -> bool:
-        """Whether the element's machine is in one of its ``from`` states (by name)."""
-        return not self.sources or states[self.machine] in self.sources
-
     def missing(self, params: Mapping[str, Any], snapshot: Snapshot) -> int:
         """How many of the guard's conjuncts are false (0: the guard holds)."""
         count = 0

@@ -147,7 +147,7 @@ def _sweep_old_values(driver: Driver, changed: set[str]) -> None:
     for event, rejections in analysis.rejections.items():
         for compiled in rejections:
             rejection = compiled.element
-            if rejection.guard is None or not compiled.applies(model.states):
+            if rejection.guard is None or not compiled.compiled.in_source(model.current.states):
                 continue
             nodes = list(walk(rejection.guard.tree))
             if not any(isinstance(n, VarRef) and n.qualified in changed for n in nodes):
