@@ -30,7 +30,7 @@ from .backends import Backend, BackendFailure
 from .coverage import Coverage
 from .options import CheckOptions
 from .records import BackendAbort, Failure, Nonconformance, Origin, RunOver, Step, conforms
-from .roadmap import Roadmap
+from .roadmap import Goal, Roadmap
 from .strategies import Analysis, Counter, Memory, analyse
 
 
@@ -57,6 +57,8 @@ class RunState:
     examples: int = 0
     phase: str = "start"
     notes: list[str] = field(default_factory=list)
+    # Refusal goals the sweep could not make hold alone where they first can happen.
+    not_isolated: list[Goal] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.analysis = analyse(self.system)

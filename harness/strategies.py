@@ -343,24 +343,42 @@ class Analysis:
         return [r.rejection for r in self.semantics.applicable_refusals(model.current, event)]
 
     def refusal_score(self, model: Executable, event: str, params: Mapping[str, Any],
-                      rejection: str) -> int:
+                      rejection: str, *, isolated: bool = False) -> int:
         """How far ``params`` are from being refused by ``rejection`` (0: they are): the
         false conjuncts of its guard, and each refusal of higher priority that would
-        decide first."""
+        decide first.
+
+        ``isolated`` asks for more (the condition under test alone decides, MC/DC): every
+        other refusal of the event false too, and, where the spec allows it, a transition
+        that would fire but for this refusal. Then a score below ``MISS`` means this refusal
+        alone holds, and 0 that a transition would fire without it."""
         snapshot = model.current
-        bad = 0
+        higher = lower = 0
+        missing: int | None = None
         for r in self.rejections[event]:
             if not r.compiled.in_source(snapshot.states):
                 continue
             if r.element.id == rejection:
-                return bad + MISS * r.missing(params, snapshot)
-            bad += r.holds(params, snapshot)
-        return bad + MISS * MISS
+                missing = r.missing(params, snapshot)
+                if not isolated:
+                    return higher + MISS * missing
+            elif missing is None:
+                higher += r.holds(params, snapshot)
+            else:
+                lower += r.holds(params, snapshot)
+        if missing is None:
+            return higher + MISS * MISS
+        return (MISS * (higher + missing + lower)
+                + (not self._would_fire(params, snapshot, event)))
+
+    def _would_fire(self, params: Mapping[str, Any], snapshot: Snapshot, event: str) -> bool:
+        return any(t.holds(params, snapshot) for t in self.transitions[event]
+                   if t.compiled.in_source(snapshot.states))
 
     def repair(self, model: Executable, event: str, params: Mapping[str, Any],
                candidates: Mapping[str, Sequence[Any]],
                target: frozenset[str] | None = None, *,
-               refuse_by: str | None = None) -> dict[str, Any]:
+               refuse_by: str | None = None, isolated: bool = False) -> dict[str, Any]:
         """Change parameters one at a time, keeping each change that brings the goal
         closer, until it is reached (or nothing helps any more). The goal: acceptance
         (by one of the ``target`` transitions, if given), or refusal by the rejection
@@ -368,7 +386,7 @@ class Analysis:
 
         def score(trial: Mapping[str, Any]) -> int:
             if refuse_by is not None:
-                return self.refusal_score(model, event, trial, refuse_by)
+                return self.refusal_score(model, event, trial, refuse_by, isolated=isolated)
             return self.score(model, event, trial, target)
 
         current = dict(params)

@@ -2,8 +2,9 @@
 
 For each goal, shallowest first: a fresh example, the roadmap's route to a state where the
 goal can happen, the goal itself with parameters repaired towards it, then the refusals
-around it (other values the same rejection refuses, each boundary of a step that stays
-put, old values of a replaced string variable, the refusals of an event that counts).
+around it (for a refusal, the same refusal with every other condition of the step holding;
+other values the same rejection refuses, each boundary of a step that stays put, old values
+of a replaced string variable, the refusals of an event that counts).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from authspec.model.ir import Transition
 
 from .driver import Driver, RunState
 from .records import Failure, Nonconformance
-from .roadmap import Goal
+from .roadmap import Goal, isolated_params
 from .strategies import candidates
 
 
@@ -32,6 +33,16 @@ def goal_params(driver: Driver, goal: Goal) -> dict[str, Any]:
 
 
 MAX_VARIANTS = 12
+
+
+def isolated_refusal(driver: Driver, goal: Goal) -> dict[str, Any] | None:
+    """Parameters under which the refusal ``goal`` alone holds (MC/DC): they start from
+    parameters the model would accept (where it can) and change as few as the refusal
+    needs, so every other condition of the step holds. An implementation that forgets this
+    one check among several is then caught, even when another missing condition would have
+    been refused with the same code. None when no such parameters exist in this state."""
+    return isolated_params(driver.run.roadmap, driver.analysis, driver.model, goal,
+                           driver.memory)
 
 
 def refusal_variants(driver: Driver, goal: Goal,
@@ -59,11 +70,21 @@ def refusal_variants(driver: Driver, goal: Goal,
 def _sweep_goal(driver: Driver, goal: Goal) -> None:
     """The goal step, then the refusals around it (refusals change nothing)."""
     model = driver.model
+    if goal.kind == "isolation":
+        isolated = isolated_refusal(driver, goal)
+        if isolated is not None:
+            driver.send(goal.event, isolated, "goal")
+        return
     params = goal_params(driver, goal)
     if goal.kind == "transition":
         params = _new_strings(driver, goal, params)
     driver.send(goal.event, params, "goal")
     if goal.kind == "rejection":
+        isolated = isolated_refusal(driver, goal)
+        if isolated is not None and isolated != params:
+            driver.send(goal.event, isolated, "goal")
+        if isolated is None:
+            driver.run.not_isolated.append(goal)
         for variant in refusal_variants(driver, goal, params):
             driver.send(goal.event, variant, "goal")
         return
@@ -168,9 +189,18 @@ def sweep(run: RunState, goals: list[Goal] | None = None) -> tuple[Failure, Goal
     Deterministic; each goal costs its route and a few steps (a thousand more for goals
     past a counter's boundary)."""
     # Shallowest goals first, so that a fault one step from the start is not found only
-    # after the thousand-step counters.
-    for goal, route in run.roadmap.routes_by_depth(
-            run.roadmap.goals if goals is None else goals):
+    # after the thousand-step counters. Then each refusal that could not be made to hold
+    # alone where it first can happen, at the first state where it can (MC/DC).
+    run.not_isolated.clear()
+    found = _sweep_goals(run, run.roadmap.goals if goals is None else goals)
+    if found is None and goals is None:
+        isolation = [Goal("isolation", g.id, g.event) for g in run.not_isolated]
+        found = _sweep_goals(run, isolation)
+    return found
+
+
+def _sweep_goals(run: RunState, goals: list[Goal]) -> tuple[Failure, Goal] | None:
+    for goal, route in run.roadmap.routes_by_depth(goals):
         driver = Driver(run)
         try:
             arrived = True
