@@ -4,17 +4,21 @@
 
 * ``start`` (initialize): three examples in four first jump to the state of a goal (a
   transition or rejection) along the roadmap's route, then make the goal happen;
-* one rule per event, ``event_<name>``, enabled while the model could accept the event
-  (some transition leaves a current state and no unconditional refusal applies). It draws
-  the parameters (strategies.py) and, five times in eight, *repairs* them against the
-  model's guards until the model would accept them; two in eight it steers them to a
-  refusal by one guarded rejection; otherwise it sends them as drawn;
-* ``refused``: sends an event the model refuses outright in the current state (negative
-  testing), with parameters drawn from their domains;
-* ``repeat`` (when the spec has counters, see ``strategies.Counter``): performs one
-  accepted step ``k`` times, ``k`` drawn from the boundary counts (remaining-1,
-  remaining, remaining+1, ...) solved from the guards, or a small number, so the 1000th
-  use of a card is reached in a single rule.
+* ``step``, one rule that draws one of the actions enabled now, each as likely as the
+  others (as Hypothesis draws among enabled rules; one rule is much cheaper for it than
+  one per action, each with a precondition):
+
+  - ``event <name>``, enabled while the model could accept the event (some transition
+    leaves a current state and no unconditional refusal applies). It draws the parameters
+    (strategies.py) and, five times in eight, *repairs* them against the model's guards
+    until the model would accept them; two in eight it steers them to a refusal by one
+    guarded rejection; otherwise it sends them as drawn;
+  - ``refused``: sends an event the model refuses outright in the current state (negative
+    testing), with parameters drawn from their domains;
+  - ``repeat`` (when the spec has counters, see ``strategies.Counter``): performs one
+    accepted step ``k`` times, ``k`` drawn from the boundary counts (remaining-1,
+    remaining, remaining+1, ...) solved from the guards, or a small number, so the 1000th
+    use of a card is reached in a single rule.
 
 Each machine instance is a ``Driver`` (driver.py): it holds the run's model (reset per
 example) and the backend (reset per example), and compares every step. Classes are
@@ -29,7 +33,7 @@ import re
 from typing import Any, ClassVar
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
 from authspec.model.ir import System
 
@@ -88,6 +92,23 @@ class ConformanceMachine(RuleBasedStateMachine, Driver):
                 if not self.send(event, params, "route").accepted:
                     return
         self.do_goal(goal, data)
+
+    def do_step(self, data: st.DataObject) -> None:
+        """One action among those enabled now (see the module docstring)."""
+        events = [e for e in self.analysis.events if self.may_accept(e)]
+        refused = len(events) < len(self.analysis.events)
+        repeat = (self.run.options.repeat and bool(self.analysis.counters)
+                  and bool(self.live_counters()))
+        count = len(events) + refused + repeat
+        if count == 0:
+            return
+        choice = data.draw(index_strategy(count))
+        if choice < len(events):
+            self.do_event(events[choice], data)
+        elif refused and choice == len(events):
+            self.do_refused(data)
+        else:
+            self.do_repeat(data)
 
     def do_goal(self, goal: Goal, data: st.DataObject) -> None:
         analysis, model = self.analysis, self.model
@@ -208,28 +229,11 @@ def class_name(system: System, backend: str) -> str:
     return f"Conformance_{system.name}_{spec_digest(system)[:12]}_{slug}"
 
 
-def _event_rule(event: str) -> Any:
-    def body(self: ConformanceMachine, data: st.DataObject) -> None:
-        self.do_event(event, data)
+def _step_rule() -> Any:
+    def step(self: ConformanceMachine, data: st.DataObject) -> None:
+        self.do_step(data)
 
-    body.__name__ = f"event_{event}"
-    body.__qualname__ = body.__name__
-    return precondition(lambda self: self.may_accept(event))(rule(data=st.data())(body))
-
-
-def _refused_rule() -> Any:
-    def refused(self: ConformanceMachine, data: st.DataObject) -> None:
-        self.do_refused(data)
-
-    return precondition(lambda self: bool(self.refused_events()))(
-        rule(data=st.data())(refused))
-
-
-def _repeat_rule() -> Any:
-    def repeat(self: ConformanceMachine, data: st.DataObject) -> None:
-        self.do_repeat(data)
-
-    return precondition(lambda self: bool(self.live_counters()))(rule(data=st.data())(repeat))
+    return rule(data=st.data())(step)
 
 
 def _start_rule() -> Any:
@@ -249,11 +253,7 @@ def build_machine(run: RunState, pinned: Goal | None = None) -> type[Conformance
     """
     namespace: dict[str, Any] = {"run": run, "__module__": __name__, "start": _start_rule(),
                                  "pinned": pinned}
-    for event in run.system.events:
-        namespace[f"event_{event.name}"] = _event_rule(event.name)
-    namespace["refused"] = _refused_rule()
-    if run.analysis.counters and run.options.repeat:
-        namespace["repeat"] = _repeat_rule()
+    namespace["step"] = _step_rule()
     name = class_name(run.system, run.options.backend)
     if pinned is not None:
         name += "__" + re.sub(r"\W+", "_", pinned.id)
