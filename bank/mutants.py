@@ -139,7 +139,8 @@ class HalfOpenRegistration(Bank):
     """Books the customer before the counter's checks; a refused registration can log in."""
 
     def register_customer(self, request: RegistrationRequest) -> Registration:
-        with self._store.transaction():
+        rule = self.COUNTER_PASSWORD_RULE
+        with self._work(new=((rule, request.login_password), (rule, request.payment_password))):
             if self._lookup(request.customer) is not None:
                 raise RegistrationRefused(Reason.ALREADY_REGISTERED)
             registration = self._open_customer(request, status="opening")
@@ -590,7 +591,7 @@ class PaymentPasswordResetAtCounter(Bank):
     def reset_payment_password_at_counter(
         self, customer: str, id_document: IdDocument | None, card_number: str | None
     ) -> None:
-        with self._store.transaction():
+        with self._work():
             cust = self._registered(customer)
             self._verify_identity(cust, id_document, "reset_payment_password")
             self._verify_card(cust, card_number, "reset_payment_password")
