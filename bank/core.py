@@ -554,6 +554,8 @@ class Bank:
         self._check_counter_password(req.payment_password)
 
     def _open_customer(self, req: RegistrationRequest, status: str = "registered") -> Registration:
+        if req.local_account and self._card_taken(req.card_to_register):
+            raise RegistrationRefused(Reason.CARD_MISSING, "the card is another customer's")
         now = self._now()
         cust_id = self._store.execute(
             "INSERT INTO customers (id_number, status, created_at) VALUES (?, ?, ?)",
@@ -582,6 +584,11 @@ class Bank:
         if req.own_ukey and req.ukey_medium is not None:
             self._record_ukey(cust_id, req.ukey_medium, "own")
         return Registration(req.customer, card_number, opened)
+
+    def _card_taken(self, card_number: str | None) -> bool:
+        """Whether ``card_number`` is already registered to a customer (one card, one)."""
+        taken = self._store.scalar("SELECT 1 FROM cards WHERE card_number = ?", (card_number,))
+        return taken is not None
 
     def _new_card_number(self) -> str:
         return "6222" + "".join(str(secrets.randbelow(10)) for _ in range(15))

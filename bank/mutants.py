@@ -6,8 +6,10 @@ testing against the specs should catch every one of them; ``tests/test_bank_muta
 proves each really differs from the correct bank on a short hand-written trace.
 
 ``MUTANTS`` lists them as :class:`Mutant` records (name, rule IDs, one-line description,
-adapter factory, spec invariants it can break); ``make_mutant_adapter(name)`` builds the
-conformance adapter over one of them, like ``authspec.bank.adapter.make_adapter``.
+adapter factory, spec invariants it can break, the ``Bank`` subclass);
+``make_mutant_adapter(name)`` builds the conformance adapter over one of them, like
+``authspec.bank.adapter.make_adapter``, and ``authspec serve-reference --mutant NAME``
+serves one over HTTP.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class Mutant:
     description: str
     factory: AdapterFactory
     invariants: tuple[str, ...] = ()  # spec invariants the mutant can drive into violation
+    bank_class: type[Bank] = Bank  # the mutant bank itself (to serve it over HTTP, say)
 
 
 _REGISTRY: list[Mutant] = []
@@ -77,7 +80,7 @@ def mutant(
 
     def register(cls: type[Bank]) -> type[Bank]:
         description = (cls.__doc__ or "").strip().splitlines()[0]
-        _REGISTRY.append(Mutant(name, rules, description, _factory(cls), invariants))
+        _REGISTRY.append(Mutant(name, rules, description, _factory(cls), invariants, cls))
         return cls
 
     return register

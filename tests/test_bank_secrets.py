@@ -243,3 +243,18 @@ def test_threads_sharing_one_bank_count_every_otp_use_once(bank: Bank) -> None:
     uses = bank.snapshot(customer).otp_uses
     counted = sqlite3.connect(bank.path).execute("SELECT COUNT(*) FROM otp_card_uses").fetchone()
     assert uses == accepted == counted[0] >= 1
+
+
+def test_a_card_registers_one_customer_only(bank: Bank) -> None:
+    """Many customers in one bank: a local card already registered is not another's."""
+    register(bank, person(1))
+    taken = RegistrationRequest(
+        customer=person(2), form_submitted=True, agreement_acknowledged=True,
+        local_account=True, card_to_register=LOCAL_CARD + "0001",
+        card_presented=LOCAL_CARD + "0001", card_application_submitted=False,
+        id_document=IdDocument(person(2), date(2099, 12, 31)), own_ukey=False,
+        ukey_medium=None, login_password=LOGIN_PW, payment_password=PAY_PW)
+    with pytest.raises(BankError) as info:
+        bank.register_customer(taken)
+    assert info.value.code == Reason.CARD_MISSING
+    assert not bank.snapshot(person(2)).registered
