@@ -20,6 +20,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
@@ -477,10 +478,9 @@ def serving(bank: Bank, *, host: str = "127.0.0.1", port: int = 0,
 
 
 def _wait_started(server: uvicorn.Server, thread: threading.Thread, timeout: float) -> None:
-    ready = threading.Event()
-    deadline = timeout
-    while not server.started and thread.is_alive() and deadline > 0:
-        ready.wait(0.02)
-        deadline -= 0.02
+    deadline = time.monotonic() + timeout
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
     if not server.started:
-        raise RuntimeError(f"the reference bank did not start within {timeout} s")
+        raise RuntimeError(f"the reference bank did not start within {timeout} s "
+                           "(see the log of uvicorn above)")
