@@ -3,7 +3,8 @@
 It opens the bank's SQLite file (a temporary one unless ``--db`` names it), binds a
 loopback port (a free one unless ``--port`` names it), prints the base URL on one line,
 ``serving the reference bank at http://127.0.0.1:PORT``, and serves until interrupted
-(Ctrl-C or SIGTERM). The reset endpoint ``POST /testing/reset`` answers 404 unless
+(Ctrl-C or SIGTERM: it finishes the requests under way, closes the database, removes a
+temporary one and exits 0). The reset endpoint ``POST /testing/reset`` answers 404 unless
 ``--allow-reset`` is given.
 """
 
@@ -57,7 +58,13 @@ def serve_reference(
     = PRODUCTION_KDF_ITERATIONS,
 ) -> None:
     """Serve the reference bank over HTTP/JSON (OpenAPI at /openapi.json)."""
-    from authspec.bank.service import create_app, loopback_socket, server_for, url_of
+    from authspec.bank.service import (
+        create_app,
+        loopback_socket,
+        server_for,
+        stop_on_signals,
+        url_of,
+    )
 
     bank_class = _bank_class(mutant)
     if not _is_loopback(host):
@@ -77,7 +84,9 @@ def serve_reference(
     try:
         suffix = f" (mutant {mutant})" if mutant else ""
         typer.echo(f"serving the reference bank at {url_of(sock)}{suffix}")
-        server_for(create_app(bank, allow_reset=allow_reset)).run(sockets=[sock])
+        server = server_for(create_app(bank, allow_reset=allow_reset))
+        stop_on_signals(server)
+        server.run(sockets=[sock])
     finally:
         sock.close()
         bank.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import socket
 import threading
 import time
@@ -454,9 +455,33 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def server_for(app: Starlette, *, log_level: str = "warning") -> uvicorn.Server:
+class BankServer(uvicorn.Server):
+    """uvicorn's server, leaving signals to its owner: it stops once ``should_exit`` is set.
+
+    (uvicorn's own handling re-raises SIGTERM after shutting down, which would kill the
+    process before the bank's database is closed and a temporary one removed.)
+    """
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def server_for(app: Starlette, *, log_level: str = "warning") -> BankServer:
+    """A uvicorn server for ``app``: no access log (paths may carry session tokens)."""
     config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off")
-    return uvicorn.Server(config)
+    return BankServer(config)
+
+
+def stop_on_signals(server: uvicorn.Server) -> None:
+    """SIGINT or SIGTERM stop ``server`` gracefully; a second one stops it at once."""
+
+    def stop(signum: int, frame: object) -> None:
+        server.force_exit = server.should_exit
+        server.should_exit = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
 
 
 @contextmanager

@@ -6,14 +6,16 @@ run three rounds at once; every request must be answered, none with a 5xx, and t
 must hold:
 
 1. all 32 register, two per customer: exactly one registration per customer succeeds;
-2. each pays three B2C static-password payments of its customer's amount: the two
+2. each pays two B2C static-password payments of its customer's amount: the two
    clients of a customer race for its 300 yuan quota, which is never exceeded, and each
    customer's spending is its own accepted payments, whatever the others do;
-3. all race to use up one OTP card fast-forwarded to its 995th use: exactly 5 payments
+3. all race to use up one OTP card fast-forwarded to its 998th use: exactly 2 payments
    are accepted, the card stops at 1000 uses, one use counted per accepted payment.
 
-The test is bounded: a fixed number of requests (at most 32 + 96 + 32 x 2 x 12), a 30 s
-timeout per request and a 120 s limit on the whole, loopback only.
+The test is bounded: a fixed number of requests (at most 32 + 64 + 32 x 2 x 12), a 120 s
+timeout per request and a 300 s limit on the whole, loopback only. The KDF runs some 200
+times at about 0.15 s of CPU each, so the test takes roughly 15 s on an idle 2-core machine
+(an estimate) and 75 s measured on one shared with other work.
 """
 
 from __future__ import annotations
@@ -37,11 +39,12 @@ from authspec.bank.service import serving
 
 CLIENTS = 32
 CUSTOMERS = 16  # two clients per customer
-PAYMENTS_EACH = 3
+PAYMENTS_EACH = 2
 QUOTA_FEN = 30_000
 OTP_ATTEMPTS_EACH = 12
-OTP_START_USES = 995
-WHOLE_RUN_LIMIT_S = 120.0
+OTP_START_USES = 998
+WHOLE_RUN_LIMIT_S = 300.0  # generous: a CI machine may be busy
+REQUEST_TIMEOUT_S = 120.0
 LOGIN_PW, PAY_PW, NEW_LOGIN, NEW_PAY = "123456", "654321", "abc123", "pay123"
 OTP_CUSTOMER = "110101199012319999"
 
@@ -55,8 +58,8 @@ def card_of(k: int) -> str:
 
 
 def amount_of(k: int) -> int:
-    """Customer k's payment amount: 50.00 to 65.00 yuan, so 6, 5 or 4 fit the quota."""
-    return 5_000 + 100 * k
+    """Customer k's payment amount, 75.00 to 90.00 yuan: 4 fit the quota (k = 0) or 3."""
+    return 7_500 + 100 * k
 
 
 def registration(customer: str, card: str) -> dict[str, Any]:
@@ -106,7 +109,7 @@ def run_clients(url: str, work: Callable[[int, httpx.Client], None]) -> None:
     start = threading.Barrier(CLIENTS)
 
     def client(n: int) -> None:
-        with httpx.Client(base_url=url, timeout=30.0) as http:
+        with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S) as http:
             start.wait()
             work(n, http)
 
@@ -116,9 +119,9 @@ def run_clients(url: str, work: Callable[[int, httpx.Client], None]) -> None:
 
 
 def prepare_otp_customer(url: str, path: Path) -> dict[str, str]:
-    """One customer with an active OTP card at its 995th use; its printed cells."""
+    """One customer with an active OTP card at its 998th use; its printed cells."""
     card = card_of(99)
-    with httpx.Client(base_url=url, timeout=30.0) as http:
+    with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S) as http:
         assert http.post("/customers", json=registration(OTP_CUSTOMER, card)).status_code == 201
         token = http.post(f"/customers/{OTP_CUSTOMER}/sessions",
                           json={"password": LOGIN_PW}).json()["token"]
