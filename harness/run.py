@@ -43,6 +43,7 @@ from .minimise import minimise
 from .options import CheckOptions
 from .outputs import prepare_out, write_run_files
 from .records import BackendAbort, Failure, Nonconformance, RunOver, Step
+from .replay_file import ReplayValueError
 from .roadmap import Goal
 from .runfiles import RunFileWriteError
 from .sweep import sweep
@@ -266,7 +267,7 @@ def _write_run_files(result: CheckResult, options: CheckOptions, out: Path) -> N
     try:
         written = write_run_files(out, result.system, result.coverage, result.failure,
                                   options.backend, specs, show_secrets=options.show_secrets)
-    except RunFileWriteError as error:
+    except (RunFileWriteError, ReplayValueError) as error:
         result.output_error = str(error)
         return
     result.coverage_path = written.coverage
