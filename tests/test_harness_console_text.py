@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from typer.testing import CliRunner
 
 from authspec.harness import commands
 from authspec.harness.console import say
+from authspec.harness.mutation import MutantRun, MutationReport
+from authspec.harness.run import CheckResult
 
 HERE = Path(__file__).parent
 TINY = str(HERE / "harness_specs" / "tiny")
@@ -93,3 +96,24 @@ def test_say_prints_text_as_it_is():
     printed = buffer.getvalue()
     assert f"styled {MARKUP} :smile:" in printed
     assert "\N{HUNDRED POINTS SYMBOL}" not in printed
+
+
+@dataclass(frozen=True)
+class NamedMutant:
+    name: str
+    rules: tuple[str, ...]
+
+
+def test_the_mutation_table_prints_names_as_they_are(tmp_path):
+    result = CheckResult("pass", "family", None, None, 1.0)
+    report = MutationReport(f"family{MARKUP}", (MutantRun(NamedMutant(f"m{MARKUP}",
+                                                                      (f"R{MARKUP}",)), result),),
+                            1.0, (f"gap {MARKUP}",))
+    buffer = io.StringIO()
+    markdown = tmp_path / "table:100:.md"
+    commands.print_mutation_report(Console(file=buffer, width=300), report, markdown)
+    printed = buffer.getvalue()
+    for said in (repr(f"family{MARKUP}"), f"m{MARKUP}", f"R{MARKUP}", f"gap {MARKUP}",
+                 f"survivors: m{MARKUP}", f"table written to {markdown}"):
+        assert said in printed, said
+    assert "\N{HUNDRED POINTS SYMBOL}" not in printed and markdown.exists()
