@@ -8,6 +8,10 @@ checked against the JSON Schemas below, and raise ``RunFileError`` naming the fi
 is wrong. The readers also take the files written before the shared format
 (``authspec-coverage/1``, ``authspec-failure/1``: the same keys, without ``"file"``). The
 diagram overlay and the review report (diagrams/overlay.py) read run files through them.
+
+Every file is written atomically (``write_files_atomically``: a temporary file in the same
+folder, then ``os.replace``), several files as one step; a file that cannot be written is a
+``RunFileWriteError`` naming it and saying what to do (a full disk, a read-only folder).
 """
 
 from __future__ import annotations
