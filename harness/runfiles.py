@@ -158,7 +158,9 @@ def _stage(path: Path, text: str) -> Path:
     os.close(descriptor)
     staged = Path(name)
     try:
-        staged.write_text(text, encoding="utf-8")
+        # A lone surrogate (from a backend's answer) as \udc80: a JSON escape, and in a
+        # replay file only ever inside a repr, which has escaped it already.
+        staged.write_text(text, encoding="utf-8", errors="backslashreplace")
         os.chmod(staged, _FILE_MODE)
     except BaseException:
         staged.unlink(missing_ok=True)

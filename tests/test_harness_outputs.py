@@ -22,6 +22,7 @@ from authspec.harness import commands
 from authspec.harness import run as run_module
 from authspec.harness.options import CheckOptions
 from authspec.harness.run import CheckResult, check
+from authspec.harness.runfiles import read_failure
 
 HERE = Path(__file__).parent
 TINY = str(HERE / "harness_specs" / "tiny")
@@ -193,3 +194,30 @@ def test_a_write_that_fails_leaves_every_file_as_it_was(tmp_path, monkeypatch):
     monkeypatch.undo()
     runfiles.write_files_atomically({first: "new a", second: "new b"})
     assert (first.read_text(), second.read_text()) == ("new a", "new b")
+
+
+SURROGATE_ADAPTER = """
+import sys
+sys.path.insert(0, {folder!r})
+from adapters import TinyCard
+from authspec.harness.adapter import Response
+
+class Surrogate(TinyCard):
+    def _issue(self, pin):
+        return Response.rejected("bad\\udc80")
+
+def make_surrogate():
+    return Surrogate()
+"""
+
+
+def test_an_answer_that_is_not_utf_8_is_still_written(tmp_path):
+    adapter = tmp_path / "surrogate.py"
+    adapter.write_text(SURROGATE_ADAPTER.format(folder=str(Path(ADAPTERS).parent)))
+    out = tmp_path / "out"
+    result = check(options(f"{adapter}:make_surrogate", out))
+    assert result.status == "fail" and result.output_error is None, result.output_error
+    failure = read_failure(out / "failure.json")
+    assert failure["steps"][-1]["actual"] == "rejected(bad\udc80)"
+    assert result.replay_path is not None
+    compile(result.replay_path.read_text(), str(result.replay_path), "exec")
