@@ -24,9 +24,11 @@ from authspec.model.commands import console as make_console
 
 from .console import (
     coverage_summary,
+    line,
     render_coverage,
     render_failure,
     render_steps,
+    say,
 )
 from .driver import RunState
 from .mutation import (
@@ -50,6 +52,7 @@ from .options import (
     CheckOptions,
 )
 from .run import CheckResult, check
+from .runfiles import RunFileWriteError, write_text_atomically
 from .skeleton import skeleton
 
 
@@ -62,10 +65,19 @@ def _progress(console: Console, enabled: bool) -> Progress | None:
 
 def run_check(options: CheckOptions, console: Console, *, progress: bool = True,
               show_coverage: bool = True) -> CheckResult:
-    """Run a check with a progress display and print its result."""
+    """Run a check with a progress display; print its verdict as soon as it is known (before
+    its files are written), then where the files went."""
     display = _progress(console, progress and console.is_terminal)
+    shown: list[CheckResult] = []
+
+    def verdict(result: CheckResult) -> None:
+        if display is not None:
+            display.stop()
+        print_verdict(console, result, options, show_coverage=show_coverage)
+        shown.append(result)
+
     if display is None:
-        result = check(options)
+        result = check(options, on_verdict=verdict)
     else:
         with display:
             task = display.add_task("starting", total=None)
@@ -76,53 +88,75 @@ def run_check(options: CheckOptions, console: Console, *, progress: bool = True,
                     f"{len(run.coverage.transitions)} transitions, "
                     f"{len(run.coverage.rejections)} refusals exercised"))
 
-            result = check(options, on_progress=update)
-    print_result(console, result, options, show_coverage=show_coverage)
+            result = check(options, on_progress=update, on_verdict=verdict)
+    if not shown:  # a usage or backend error before the run: no verdict was reported
+        print_verdict(console, result, options, show_coverage=show_coverage)
+    print_outputs(console, result)
     return result
 
 
 def print_result(console: Console, result: CheckResult, options: CheckOptions, *,
                  show_coverage: bool = True) -> None:
-    system = result.system
+    """The verdict of a check and where its files went."""
+    print_verdict(console, result, options, show_coverage=show_coverage)
+    print_outputs(console, result)
+
+
+def print_verdict(console: Console, result: CheckResult, options: CheckOptions, *,
+                  show_coverage: bool = True) -> None:
+    """PASS, NONCONFORMANCE with the trace, or the error; the notes and the coverage."""
     if result.usage is not None:
-        console.print(f"[bold red]error:[/] {result.usage}")
+        say(console, ("error:", "bold red"), f" {result.usage}")
         return
     if result.status == "error" and result.error is not None:
-        console.print(f"[bold red]BACKEND ERROR[/] in {result.backend}: "
-                      f"{result.error.kind} in {result.error.call}")
-        console.print(result.error.detail, markup=False, highlight=False)
-        if result.error_steps and system is not None:
-            console.print(f"after {len(result.error_steps) - 1} steps; the step that failed "
-                          "is the last one:")
-            render_steps(console, system, result.error_steps,
-                         show_secrets=options.show_secrets)
+        _print_backend_error(console, result, options)
         return
+    system = result.system
     assert system is not None and result.coverage is not None
     seconds = f"{result.elapsed:.1f} s"
     if result.status == "pass":
         stopped = f" ({result.stopped})" if result.stopped else ""
-        console.print(f"[bold green]PASS[/] {result.backend} conforms to {system.name}: "
-                      f"{result.examples} examples, {result.steps} steps in {seconds}{stopped}")
+        say(console, ("PASS", "bold green"), f" {result.backend} conforms to {system.name}: "
+            f"{result.examples} examples, {result.steps} steps in {seconds}{stopped}")
     else:
         found = (f", found after {result.time_to_failure:.1f} s"
                  if result.time_to_failure is not None else "")
-        console.print(f"[bold red]NONCONFORMANCE[/] {result.backend} differs from "
-                      f"{system.name}{found} ({result.examples} examples, {result.steps} "
-                      f"steps in {seconds})")
+        say(console, ("NONCONFORMANCE", "bold red"), f" {result.backend} differs from "
+            f"{system.name}{found} ({result.examples} examples, {result.steps} steps in "
+            f"{seconds})")
         assert result.failure is not None
         render_failure(console, system, result.failure, show_secrets=options.show_secrets)
     for note in result.notes:
-        console.print(f"note: {note}", highlight=False)
-    console.print(f"coverage: {coverage_summary(result.coverage)}", highlight=False)
+        say(console, f"note: {note}")
+    say(console, f"coverage: {coverage_summary(result.coverage)}")
     if show_coverage:
         render_coverage(console, result.coverage)
+
+
+def _print_backend_error(console: Console, result: CheckResult, options: CheckOptions) -> None:
+    assert result.error is not None
+    say(console, ("BACKEND ERROR", "bold red"),
+        f" in {result.backend}: {result.error.kind} in {result.error.call}")
+    say(console, result.error.detail)
+    if result.error_steps and result.system is not None:
+        say(console, f"after {len(result.error_steps) - 1} steps; the step that failed is the "
+            "last one:")
+        render_steps(console, result.system, result.error_steps,
+                     show_secrets=options.show_secrets)
+
+
+def print_outputs(console: Console, result: CheckResult) -> None:
+    """Where the run's files went, or which one could not be written."""
+    if result.output_error is not None:
+        say(console, ("error:", "bold red"), f" {result.output_error} (the verdict above "
+            "stands; this run's files were not written)")
     if result.coverage_path is not None:
-        console.print(f"coverage written to {result.coverage_path}", highlight=False)
+        say(console, f"coverage written to {result.coverage_path}")
     if result.failure_path is not None:
-        console.print(f"failure written to {result.failure_path} (authspec diagram --trace, "
-                      "authspec report --run)", highlight=False)
+        say(console, f"failure written to {result.failure_path} (authspec diagram --trace, "
+            "authspec report --run)")
     if result.replay_path is not None:
-        console.print(f"replay: pytest {result.replay_path}", highlight=False)
+        say(console, f"replay: pytest {result.replay_path}")
 
 
 def register(app: typer.Typer) -> None:
@@ -180,17 +214,21 @@ def register(app: typer.Typer) -> None:
         try:
             system = load(specs)
         except SpecErrors as errors:
-            console.print(f"error: the spec does not load:\n{errors}", markup=False)
+            say(console, f"error: the spec does not load:\n{errors}")
             raise typer.Exit(2) from None
         from .skeleton import _identifier
 
         path = out or Path(f"{_identifier(name)}_adapter.py")
         if path.exists() and not force:
-            console.print(f"error: {path} exists (use --force to overwrite)")
+            say(console, f"error: {path} exists (use --force to overwrite)")
             raise typer.Exit(2)
-        path.write_text(skeleton(system, name), encoding="utf-8")
-        console.print(f"wrote {path}: {len(system.events)} events, {len(system.reasons)} "
-                      f"reason codes; run: authspec check --backend {path}:make_adapter")
+        try:
+            write_text_atomically(path, skeleton(system, name))
+        except RunFileWriteError as error:
+            say(console, f"error: {error}")
+            raise typer.Exit(2) from None
+        say(console, f"wrote {path}: {len(system.events)} events, {len(system.reasons)} "
+            f"reason codes; run: authspec check --backend {path}:make_adapter")
 
     @app.command("mutants")
     def mutants_command(
@@ -217,7 +255,7 @@ def register(app: typer.Typer) -> None:
             family, mutants = load_mutant_set(mutant_set)
             selected = select_mutants(mutants, only)
         except MutantSetError as error:
-            console.print(f"error: {error}")
+            say(console, f"error: {error}")
             raise typer.Exit(2) from None
         options = CheckOptions(backend=family, specs=str(specs) if specs else None,
                                examples=examples, steps=steps,
@@ -249,7 +287,7 @@ def print_mutant_run(console: Console, run: MutantRun, *, show_trace: str | None
 def print_mutation_report(console: Console, report: MutationReport,
                           markdown: Path | None) -> None:
     """The table of mutants, the summary, the gaps; the Markdown table when asked for."""
-    table = Table(title=f"Mutant set {report.family!r}: {len(report.runs)} mutants",
+    table = Table(title=line(f"Mutant set {report.family!r}: {len(report.runs)} mutants"),
                   header_style="bold")
     for column in ("mutant", "rules", "killed", "time to kill", "run time",
                    "shortest trace"):
@@ -257,15 +295,18 @@ def print_mutation_report(console: Console, report: MutationReport,
                          else "left")
     for run in report.runs:
         table.add_row(
-            run.mutant.name, " ".join(run.mutant.rules),
-            "[green]yes[/]" if run.killed else "[bold red]NO[/]",
-            time_to_kill(run.result), f"{run.result.elapsed:.1f} s",
-            trace_length(run.result))
+            line(run.mutant.name), line(" ".join(run.mutant.rules)),
+            line(("yes", "green")) if run.killed else line(("NO", "bold red")),
+            line(time_to_kill(run.result)), line(f"{run.result.elapsed:.1f} s"),
+            line(trace_length(run.result)))
     console.print(table)
-    console.print(report.summary())
+    say(console, report.summary())
     for gap in report.gaps:
-        console.print(f"note: {gap}", highlight=False)
+        say(console, f"note: {gap}")
     if markdown is not None:
-        markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(report.markdown(), encoding="utf-8")
-        console.print(f"table written to {markdown}", highlight=False)
+        try:
+            write_text_atomically(markdown, report.markdown())
+        except RunFileWriteError as error:
+            say(console, ("error:", "bold red"), f" {error} (the table above stands)")
+            return
+        say(console, f"table written to {markdown}")

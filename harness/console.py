@@ -5,6 +5,11 @@ with secrets masked unless asked, expected vs actual, rule IDs) followed by the 
 (Chinese) and reading (English) of each rule the divergent step cites, from the spec's
 catalogue. Runs of identical steps (the repeat rule) print as one line
 ``12-1011. ... x1000``. ``render_coverage`` prints the coverage table.
+
+Nothing printed here is read as rich markup or emoji: the text of a spec, a backend or a
+user (reason codes, parameters, paths, clauses) may hold ``[bold]`` or ``:100:``, so every
+line is a ``rich.text.Text`` built by ``line`` (plain parts as they are, styles given apart)
+and printed by ``say``.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from authspec.model import Outcome
 from authspec.model.ir import System
@@ -21,6 +26,22 @@ from authspec.model.secrets import bulleted
 
 from .coverage import Coverage
 from .records import Failure, Step
+
+# -- printing ---------------------------------------------------------------------------------
+
+#: a part of a printed line: text as it is, or (text, rich style)
+Part = str | tuple[str, str]
+
+
+def line(*parts: Part, style: str = "") -> Text:
+    """One line of output from plain parts: never read as markup or emoji."""
+    return Text.assemble(*parts, style=style)
+
+
+def say(console: Console, *parts: Part, style: str = "") -> None:
+    """Print ``line(*parts)``: the one way harness output reaches the console."""
+    console.print(line(*parts, style=style), highlight=False)
+
 
 # -- steps ------------------------------------------------------------------------------------
 
@@ -108,19 +129,19 @@ def render_failure(console: Console, system: System, failure: Failure, *,
     last = failure.last
     lines = len(group_steps(failure.steps))
     grouped = f", repeats grouped into {lines} lines" if lines < len(failure.steps) else ""
-    console.print(f"[bold red]Minimal failing trace[/] ({len(failure.steps)} steps{grouped}):")
-    for line in trace_lines(system, failure, show_secrets=show_secrets):
-        style = "red" if "\u2717" in line else None
-        console.print(escape(line), style=style, highlight=False)
-    console.print(f"[bold]Divergence at step {last.index}[/] ({last.event}): "
-                  f"{escape(failure.detail)}")
+    say(console, ("Minimal failing trace", "bold red"),
+        f" ({len(failure.steps)} steps{grouped}):")
+    for text in trace_lines(system, failure, show_secrets=show_secrets):
+        say(console, text, style="red" if "\u2717" in text else "")
+    say(console, (f"Divergence at step {last.index}", "bold"),
+        f" ({last.event}): {failure.detail}")
     for difference in failure.differences:
-        console.print(f"  - {escape(difference)}")
+        say(console, f"  - {difference}")
     rules = failure.rules or last.expected.rules
     if rules:
-        console.print("[bold]Rules at stake:[/]")
-        for line in rule_lines(system, rules):
-            console.print(escape(line), highlight=False)
+        say(console, ("Rules at stake:", "bold"))
+        for text in rule_lines(system, rules):
+            say(console, text)
 
 
 def render_steps(console: Console, system: System, steps: Sequence[Step], *,
@@ -130,9 +151,8 @@ def render_steps(console: Console, system: System, steps: Sequence[Step], *,
         span = f"{step.index}" if count == 1 else f"{step.index}-{step.index + count - 1}"
         times = f" \u00d7{count}" if count > 1 else ""
         answer = "no answer" if step.actual is None else str(step.actual)
-        console.print(escape(f"{span:>9}. {step.event}("
-                             f"{format_params(system, step, show_secrets=show_secrets)}){times}"
-                             f" -> {answer}"), highlight=False)
+        say(console, f"{span:>9}. {step.event}("
+            f"{format_params(system, step, show_secrets=show_secrets)}){times} -> {answer}")
 
 
 # -- coverage ---------------------------------------------------------------------------------
@@ -155,9 +175,8 @@ def render_coverage(console: Console, coverage: Coverage, *, limit: int = 12) ->
         missing = coverage.uncovered(category)
         shown = ", ".join(missing[:limit]) + (f", ... (+{len(missing) - limit})"
                                              if len(missing) > limit else "")
-        table.add_row(category, str(covered), str(declared), escape(shown))
+        table.add_row(line(category), line(str(covered)), line(str(declared)), line(shown))
     console.print(table)
-
 
 
 def expected_text(outcome: Outcome) -> str:

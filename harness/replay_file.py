@@ -1,70 +1,119 @@
 """The generated replay file: a failing trace as a pytest file (``replay_<hash>.py``).
 
-``write_replay`` writes the trace as a pytest file that replays it step by step against a
+``replay_source`` writes the trace as a pytest file that replays it step by step against a
 backend through ``replay.Replayer`` and fails at the divergent step (secrets in clear:
-they are needed).
+they are needed); ``write_replay`` writes it into the output folder.
+
+The file is generated Python, and what it holds comes from a spec and a backend (names,
+parameters, reason codes, the divergence): none of that text is ever written as code, in a
+docstring or in a comment. Every such value is a literal built by ``literal``: ``repr`` of
+plain data (``None``, ``bool``, ``int``, finite ``float``, ``str``, and lists, tuples and
+dicts of them), subclasses turned into their plain base type first so that no ``__repr__``
+of a backend's object can write code. The docstring and the comments are fixed text.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
+from authspec.model.errors import AuthspecError
 from authspec.model.ir import System
 
 from .console import expected_text, group_steps
-from .records import Failure
+from .records import Failure, Step
+from .runfiles import write_text_atomically
+
+
+class ReplayValueError(AuthspecError, TypeError):
+    """A value of the trace that is not plain data, so it cannot be written as a literal."""
+
+
+HEADER = '''\
+"""Replay of a nonconformance found by ``authspec check`` (generated file).
+
+SPEC, BACKEND, DIVERGENCE and RULES below say what diverged; ``test_replay`` sends the
+steps of the trace to the backend and fails at the divergent step. Replay against another
+backend (once the bug is fixed, say) with AUTHSPEC_REPLAY_BACKEND=module:factory.
+
+Secret parameters are written in clear here: they are needed to replay.
+"""
+
+import os
+
+from authspec.harness.replay import Replayer
+
+'''
+
+INVARIANT_NOTE = ("        # The model itself broke an invariant here: a spec problem, "
+                  "not the backend's.")
+
+
+def plain(value: Any) -> Any:
+    """``value`` as plain built-in data (exact types), or ``ReplayValueError``."""
+    if value is None or type(value) in (bool, int, str):
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)  # a subclass: an exact str, whatever its __repr__
+    if isinstance(value, int):  # bool is never subclassed; an int subclass: an exact int
+        return int.__int__(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return float.__float__(value)
+    if isinstance(value, (list, tuple)):
+        items = [plain(item) for item in value]
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, dict):
+        return {plain(key): plain(item) for key, item in value.items()}
+    raise ReplayValueError(f"{type(value).__name__} value {object.__repr__(value)} is not "
+                           "plain data (None, bool, int, float, str, list, tuple, dict): it "
+                           "cannot be written into a replay file")
+
+
+def literal(value: Any) -> str:
+    """The Python literal of ``value`` (see ``plain``): the only way data reaches the file."""
+    return repr(plain(value))
+
+
+def _call(method: str, *args: Any) -> str:
+    return f"        replay.{method}({', '.join(literal(a) for a in args)})"
+
+
+def _step_line(step: Step, count: int) -> str:
+    params = dict(step.params)
+    expected = expected_text(step.expected)
+    if count == 1:
+        return _call("step", step.index, step.event, params, expected)
+    return _call("repeat", step.index, count, step.event, params, expected)
 
 
 def replay_source(system: System, failure: Failure, backend: str,
                   specs: str | None) -> str:
     """The text of a pytest file replaying ``failure`` against ``backend``."""
     last = failure.last
-    rules = " ".join(failure.rules or last.expected.rules)
-    header = [
-        '"""Replay of a nonconformance found by ``authspec check`` (generated file).',
-        "",
-        f"Spec: {system.name}",
-        f"Backend: {backend} (override with AUTHSPEC_REPLAY_BACKEND=module:factory)",
-        f"Divergence at step {last.index} ({last.event}): {failure.detail}",
-        f"Rules: {rules}",
-        "",
-        "Secret parameters are written in clear here: they are needed to replay.",
-        '"""',
-        "",
-        "import os",
-        "",
-        "from authspec.harness.replay import Replayer",
-        "",
-        f"BACKEND = os.environ.get('AUTHSPEC_REPLAY_BACKEND', {backend!r})",
-        f"SPECS = {specs!r}",
+    constants = [
+        f"SPEC = {literal(system.name)}",
+        f"KIND = {literal(failure.kind)}",
+        f"DIVERGENCE = {literal(f'step {last.index} ({last.event}): {failure.detail}')}",
+        f"DIFFERENCES = {literal(list(failure.differences))}",
+        f"RULES = {literal(list(failure.rules or last.expected.rules))}",
+        f"BACKEND = os.environ.get('AUTHSPEC_REPLAY_BACKEND', {literal(backend)})",
+        f"SPECS = {literal(specs)}",
         "",
         "",
         "def test_replay():",
         "    replay = Replayer(BACKEND, SPECS)",
         "    try:",
     ]
-    body = []
-    groups = group_steps(failure.steps)
-    for number, (step, count) in enumerate(groups, start=1):
-        params = "{" + ", ".join(f"{k!r}: {v!r}" for k, v in step.params.items()) + "}"
-        expected = expected_text(step.expected)
-        if count == 1:
-            body.append(f"        replay.step({step.index}, {step.event!r}, {params}, "
-                        f"{expected!r})")
-        else:
-            body.append(f"        replay.repeat({step.index}, {count}, {step.event!r}, "
-                        f"{params}, {expected!r})")
-        if number == len(groups) and failure.kind == "observation":
-            view = json.dumps(failure_view(failure), ensure_ascii=False)
-            body.append(f"        replay.expect_observation({step.index}, {view})")
+    body = [_step_line(step, count) for step, count in group_steps(failure.steps)]
+    if failure.kind == "observation":
+        body.append(_call("expect_observation", last.index, failure_view(failure)))
     if failure.kind == "invariant":
-        body.append("        # The model itself broke an invariant here: a spec problem, "
-                    "not the backend's.")
+        body.append(INVARIANT_NOTE)
     footer = ["    finally:", "        replay.close()", ""]
-    return "\n".join(header + body + footer)
+    return HEADER + "\n".join(constants + body + footer)
 
 
 def failure_view(failure: Failure) -> dict[str, Any]:
@@ -83,9 +132,6 @@ def replay_name(failure: Failure, backend: str) -> str:
 
 def write_replay(out: str | Path, system: System, failure: Failure, backend: str,
                  specs: str | None) -> Path:
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / replay_name(failure, backend)
-    path.write_text(replay_source(system, failure, backend, specs), encoding="utf-8")
-    return path
-
+    """``out/replay_<hash>.py``, written atomically."""
+    path = Path(out) / replay_name(failure, backend)
+    return write_text_atomically(path, replay_source(system, failure, backend, specs))

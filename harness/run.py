@@ -3,8 +3,10 @@
 ``check(options)`` returns a ``CheckResult`` (pass, fail or error) with the coverage, the
 minimal failing trace or the backend error, and writes ``coverage.json`` and, on failure,
 ``failure.json`` (runfiles.py) and ``replay_<hash>.py`` (replay_file.py) into
-``options.out``. ``options`` (options.py) is the run's one configuration: every part of the
-run reads it from the ``RunState``. Exit codes: 0 pass, 1 nonconformance, 2 usage
+``options.out`` (outputs.py: the folder is checked and an older run's files removed before
+the run; ``on_verdict`` hears the verdict before the files are written, as one step).
+``options`` (options.py) is the run's one configuration: every part of the run reads it
+from the ``RunState``. Exit codes: 0 pass, 1 nonconformance, 2 usage
 or backend error.
 
 Budget: ``examples`` test cases of at most ``steps`` rules each, stopped early after
@@ -39,10 +41,11 @@ from .driver import RunState
 from .machine import build_machine, class_name
 from .minimise import minimise
 from .options import CheckOptions
+from .outputs import prepare_out, write_run_files
 from .records import BackendAbort, Failure, Nonconformance, RunOver, Step
-from .replay_file import write_replay
+from .replay_file import ReplayValueError
 from .roadmap import Goal
-from .runfiles import FAILURE_FILE, write_coverage, write_failure
+from .runfiles import RunFileWriteError
 from .sweep import sweep
 
 
@@ -69,6 +72,7 @@ class CheckResult:
     replay_path: Path | None = None
     failure_path: Path | None = None
     coverage_path: Path | None = None
+    output_error: str | None = None  # a run file that could not be written (not a verdict)
 
     @property
     def exit_code(self) -> int:
@@ -111,8 +115,10 @@ def hypothesis_settings(options: CheckOptions,
 
 def check(options: CheckOptions, *,
           on_progress: Callable[[RunState], None] | None = None,
-          system: System | None = None) -> CheckResult:
-    """Run one conformance check (see the module docstring)."""
+          system: System | None = None,
+          on_verdict: Callable[[CheckResult], None] | None = None) -> CheckResult:
+    """Run one conformance check (see the module docstring); ``on_verdict`` is called with
+    the result of a run once it is known, before its files are written."""
     started = time.monotonic()
 
     def usage(message: str) -> CheckResult:
@@ -130,6 +136,10 @@ def check(options: CheckOptions, *,
         database = open_database(options.database)
     except UsageError as error:
         return usage(str(error))
+    if options.out:  # before the run: an output folder that cannot take the files
+        problem = prepare_out(Path(options.out))
+        if problem is not None:
+            return usage(problem)
     try:
         backend = open_backend(options.backend, system, options.specs,
                                timeout=options.timeout)
@@ -139,9 +149,14 @@ def check(options: CheckOptions, *,
         return CheckResult("error", options.backend, system, None,
                            time.monotonic() - started, error=error)
     try:
-        return _run(options, system, backend, database, on_progress, started)
+        result = _run(options, system, backend, database, on_progress, started)
     finally:
         backend.close()
+    if on_verdict is not None:
+        on_verdict(result)
+    if options.out:
+        _write_run_files(result, options, Path(options.out))
+    return result
 
 
 SWEEP_KEY = b"authspec-sweep:"
@@ -244,19 +259,19 @@ def _search(run: RunState, database: ExampleDatabase | None,
     return None
 
 
-def _write_run_files(result: CheckResult, run: RunState, out: Path) -> None:
-    """coverage.json always; failure.json and the replay file on a failure."""
-    options, system = run.options, run.system
-    result.coverage_path = write_coverage(out, run.coverage)
-    # failure.json always describes this run: an old one would put a stale trace in the
-    # report of a passing run.
-    (out / FAILURE_FILE).unlink(missing_ok=True)
-    if result.failure is None:
-        return
-    result.failure_path = write_failure(out, system, result.failure, options.backend,
-                                        show_secrets=options.show_secrets)
+def _write_run_files(result: CheckResult, options: CheckOptions, out: Path) -> None:
+    """coverage.json always; failure.json and the replay file on a failure (outputs.py).
+    A file that cannot be written is ``result.output_error``: the verdict stands."""
+    assert result.system is not None and result.coverage is not None
     specs = str(Path(options.specs).resolve()) if options.specs else None
-    result.replay_path = write_replay(out, system, result.failure, options.backend, specs)
+    try:
+        written = write_run_files(out, result.system, result.coverage, result.failure,
+                                  options.backend, specs, show_secrets=options.show_secrets)
+    except (RunFileWriteError, ReplayValueError) as error:
+        result.output_error = str(error)
+        return
+    result.coverage_path = written.coverage
+    result.failure_path, result.replay_path = written.failure, written.replay
 
 
 def _run(options: CheckOptions, system: System, backend: Backend,
@@ -277,6 +292,4 @@ def _run(options: CheckOptions, system: System, backend: Backend,
     result.examples, result.steps = run.examples, run.steps
     if run.first_failure_at is not None:
         result.time_to_failure = run.first_failure_at - run.started
-    if options.out:
-        _write_run_files(result, run, Path(options.out))
     return result

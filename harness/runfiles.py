@@ -8,12 +8,21 @@ checked against the JSON Schemas below, and raise ``RunFileError`` naming the fi
 is wrong. The readers also take the files written before the shared format
 (``authspec-coverage/1``, ``authspec-failure/1``: the same keys, without ``"file"``). The
 diagram overlay and the review report (diagrams/overlay.py) read run files through them.
+
+Every file is written atomically (``write_files_atomically``: a temporary file in the same
+folder, then ``os.replace``), several files as one step; a file that cannot be written is a
+``RunFileWriteError`` naming it and saying what to do (a full disk, a read-only folder).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
+import tempfile
 from collections import Counter as Tally
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +44,29 @@ FAILURE_FILE = "failure.json"
 
 class RunFileError(AuthspecError, ValueError):
     """A run file that cannot be read: which file, and what is wrong with it."""
+
+
+class RunFileWriteError(AuthspecError):
+    """A file of a run that could not be written: which file, why, and what to do."""
+
+    def __init__(self, path: Path, error: OSError):
+        self.path, self.error = path, error
+        reason = error.strerror or str(error)
+        advice = _WRITE_ADVICE.get(error.errno or 0, "give another output folder (--out)")
+        super().__init__(f"{path}: cannot write it: {reason}; {advice}")
+
+
+_WRITE_ADVICE = {
+    errno.ENOSPC: "the disk is full: free some space, or give an output folder (--out) on "
+                  "another disk",
+    errno.EDQUOT: "the disk quota is spent: free some space, or give another output folder "
+                  "(--out)",
+    errno.EACCES: "the folder is not writable: give a writable output folder (--out)",
+    errno.EPERM: "the folder is not writable: give a writable output folder (--out)",
+    errno.EROFS: "the file system is read-only: give an output folder (--out) elsewhere",
+    errno.EISDIR: "a folder has that name: remove it, or give another output folder (--out)",
+    errno.ENOTDIR: "a file stands where a folder is needed: give another output folder (--out)",
+}
 
 
 # -- the schemas ------------------------------------------------------------------------------
@@ -108,11 +140,69 @@ SCHEMAS = {"coverage": COVERAGE_SCHEMA, "failure": FAILURE_SCHEMA}
 # -- writing ----------------------------------------------------------------------------------
 
 
-def _write_json(path: Path, record: dict[str, Any], *, indent: int) -> Path:
+def _file_mode() -> int:
+    """The mode ``open`` gives a new file under the process's umask (mkstemp gives 0600)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _file_mode()
+
+
+def _stage(path: Path, text: str) -> Path:
+    """``text`` in a new temporary file next to ``path`` (same folder: same file system)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, ensure_ascii=False, indent=indent, default=str) + "\n",
-                    encoding="utf-8")
+    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                        suffix=".tmp")
+    os.close(descriptor)
+    staged = Path(name)
+    try:
+        # A lone surrogate (from a backend's answer) as \udc80: a JSON escape, and in a
+        # replay file only ever inside a repr, which has escaped it already.
+        staged.write_text(text, encoding="utf-8", errors="backslashreplace")
+        os.chmod(staged, _FILE_MODE)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    return staged
+
+
+def write_files_atomically(files: Mapping[Path, str]) -> None:
+    """Write every file of ``files`` (path -> text), in order, as one step: each is written
+    to a temporary file in its folder first, and only when all of them are written are they
+    renamed (``os.replace``) into place, in order. A failure to write leaves every file as
+    it was (no truncated file, no temporary file left) and raises ``RunFileWriteError``
+    naming the file; only a rename failing (in the same folder: next to impossible) leaves
+    the files before it renamed, which is why the file that marks a run complete goes last."""
+    staged: dict[Path, Path] = {}
+    current = Path()
+    try:
+        for current, text in files.items():
+            staged[current] = _stage(current, text)
+        for current in files:
+            os.replace(staged[current], current)
+            del staged[current]
+    except OSError as error:
+        raise RunFileWriteError(current, error) from error
+    finally:
+        for temporary in staged.values():  # the ones not renamed into place
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+
+
+def write_text_atomically(path: Path, text: str) -> Path:
+    """``path`` holds ``text`` afterwards, or is as it was (see ``write_files_atomically``)."""
+    write_files_atomically({path: text})
     return path
+
+
+def json_text(record: dict[str, Any], *, indent: int) -> str:
+    return json.dumps(record, ensure_ascii=False, indent=indent, default=str) + "\n"
+
+
+def _write_json(path: Path, record: dict[str, Any], *, indent: int) -> Path:
+    return write_text_atomically(path, json_text(record, indent=indent))
 
 
 def coverage_record(coverage: Coverage) -> dict[str, Any]:
