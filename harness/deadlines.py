@@ -145,9 +145,9 @@ class SignalRunner:
              timeout: float | None) -> CallResult:
         self._install()
         self._interrupted = False
+        self._expired_at = None
         if not timeout:
             return self._classify(run_now(fn, args), None)
-        self._expired_at = None
         started = time.monotonic()
         self._armed = True
         try:
