@@ -150,13 +150,14 @@ def print_incomplete(console: Console, result: CheckResult) -> None:
     missed = result.incomplete
     console.print(f"never reached ({len(missed)} of the transitions and refusals the sweep "
                   f"alone reaches): {', '.join(missed)}", markup=False, highlight=False)
-    console.print("give the run more time (--max-seconds) or a shorter --timeout; "
+    console.print("give the run more time (--max-seconds) or a faster backend; "
                   + ("--require-coverage makes this exit 1" if not result.require_coverage
                      else "exit 1 (--require-coverage)"), markup=False, highlight=False)
 
 
 def print_flaky(console: Console, result: CheckResult, options: CheckOptions) -> None:
-    """A failure whose minimal trace passed when replayed: both traces, not a verdict."""
+    """The FLAKY verdict: a failure whose minimal trace passed when replayed, with the
+    trace first found and the minimised one."""
     assert result.system is not None and result.failure is not None
     console.print(f"[bold red]FLAKY[/] {result.backend}: a nonconformance was found but its "
                   f"minimal trace passed when replayed from a fresh start ({result.examples} "
@@ -169,7 +170,10 @@ def print_flaky(console: Console, result: CheckResult, options: CheckOptions) ->
         console.print("the failure first found:")
         render_failure(console, result.system, result.original,
                        show_secrets=options.show_secrets)
-    console.print("the minimised trace, which passed on replay:")
+        console.print("the minimised trace, which passed on replay:")
+    else:
+        console.print("the failure first found, which is also the minimised trace (no "
+                      "shorter replay failed), and passed on replay:")
     render_failure(console, result.system, result.failure, show_secrets=options.show_secrets)
 
 
