@@ -11,13 +11,15 @@ Three calls are required, one is optional:
 ``perform(event, params) -> Response``
     Carry out one event with its parameters and say what the system answered.
     Raise nothing for a refusal: a refusal is ``Response.rejected("reason_code")``.
-    An exception, a hang or an answer that is not a ``Response`` is reported as a
+    An exception, a hang, an answer that is not a ``Response`` (``accepted`` a bool,
+    ``reason`` a str) or a reason code the spec does not declare is reported as a
     *backend error*, distinct from a nonconformance.
 ``observe() -> Observation | None``  (optional)
     The state the backend can expose: the state of each machine it can tell, and the
     variables it can tell (``"machine.variable"``). Leave out what it cannot tell;
     return ``None`` (or do not define the method) to be tested on outcomes alone.
-    Never put secrets in clear here: secret variables are never compared.
+    Never put secrets in clear here: secret variables are never compared. Names the spec
+    does not declare, or values of the wrong type, are a backend error.
 ``close()``  (optional)
     Release files, connections, servers.
 """
@@ -43,6 +45,13 @@ class Response:
     reason: str | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.accepted, bool):
+            raise InvalidResponse(f"accepted must be True or False, not {self.accepted!r} "
+                                  f"({type(self.accepted).__name__}): use Response.ok() or "
+                                  "Response.rejected(reason)")
+        if self.reason is not None and not isinstance(self.reason, str):
+            raise InvalidResponse(f"the reason code must be a str, not {self.reason!r} "
+                                  f"({type(self.reason).__name__})")
         if self.accepted and self.reason is not None:
             raise InvalidResponse("an accepted response carries no reason code")
         if not self.accepted and not self.reason:

@@ -19,23 +19,22 @@ can get it and one that does not is called with no arguments.
 ``Backend`` runs every call to the adapter with a deadline per call: on the calling
 thread with SIGALRM when that is the main thread (the default: cheapest), otherwise every
 call, creation included, on one worker thread of its own (so thread-bound resources such
-as SQLite connections stay on one thread). It turns an exception, a hang or an answer
-that is not a ``Response`` into a ``BackendFailure``: a backend error, never a
-nonconformance.
+as SQLite connections stay on one thread), or on request in a worker process killed at
+the deadline (``mode="process"``, isolated.py). It turns an exception (``sys.exit`` and
+an adapter's own ``KeyboardInterrupt`` included), a hang, the end of the worker process or
+a malformed answer (answers.py: a ``Response`` or ``Observation`` of the wrong types, a
+reason code or a name the spec does not declare) into a ``BackendFailure``: a backend
+error, never a nonconformance.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import importlib.metadata
 import importlib.util
 import inspect
-import queue
-import signal
 import sys
-import threading
-import traceback
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,9 @@ from authspec.model.errors import AuthspecError
 from authspec.model.ir import System
 
 from .adapter import Observation, Response
+from .answers import observation_problem, response_problem
+from .deadlines import CallResult, SignalRunner, ThreadRunner, Watch
+from .isolated import ProcessRunner, describe_exception
 
 ENTRY_POINT_GROUP = "authspec.backends"
 FAMILY_GROUP = "authspec.backend_families"
@@ -64,7 +66,7 @@ class BackendFailure(AuthspecError):
     """The backend failed to answer: an exception, a timeout or a garbage answer."""
 
     def __init__(self, kind: str, call: str, detail: str):
-        self.kind = kind  # "exception" | "timeout" | "garbage"
+        self.kind = kind  # "exception" | "timeout" | "garbage" | "crash" (process ended)
         self.call = call  # "reset()", "perform(pay)", ...
         self.detail = detail
         super().__init__(f"backend {kind} in {call}: {detail}")
@@ -124,6 +126,9 @@ def load_object(spec: str) -> Any:
             module = importlib.import_module(module_name)
     except BackendNotFound:
         raise
+    except SystemExit as error:
+        raise BackendNotFound(f"importing {module_name} called sys.exit({error.code!r})"
+                              ) from error
     except Exception as error:
         raise BackendNotFound(
             f"cannot import {module_name}: {type(error).__name__}: {error}") from error
@@ -227,136 +232,56 @@ def make_model_adapter(system: System | None = None,
     return ModelAdapter(system)
 
 
-# -- running calls on a worker thread with a deadline ----------------------------------------
+# -- the guarded adapter ----------------------------------------------------------------------
 
-_STOP = object()
-
-
-class _Worker:
-    """One daemon thread running submitted calls in order."""
-
-    def __init__(self, name: str):
-        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
-        self.thread.start()
-
-    def _loop(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is _STOP:
-                return
-            fn, args, box, done = job
-            try:
-                box.append((True, fn(*args)))
-            except BaseException as error:  # reported to the caller, never lost
-                box.append((False, error))
-            done.set()
-
-    def call(self, fn: Callable[..., Any], args: tuple[Any, ...],
-             timeout: float | None) -> tuple[bool, bool, Any]:
-        """Run ``fn(*args)``: (finished, ok, result-or-exception)."""
-        box: list[tuple[bool, Any]] = []
-        done = threading.Event()
-        self._jobs.put((fn, args, box, done))
-        if not done.wait(timeout):
-            return False, False, None
-        ok, value = box[0]
-        return True, ok, value
-
-    def stop(self) -> None:
-        self._jobs.put(_STOP)
-
-
-class _Alarm(BaseException):
-    """Raised by the SIGALRM handler into a call that overran its deadline."""
-
-
-class _SignalRunner:
-    """Calls on the calling (main) thread, a deadline enforced with SIGALRM.
-
-    Much cheaper than a thread hand-off (two system calls instead of two context
-    switches per call); it interrupts Python code and blocking system calls, as
-    pytest-timeout's signal method does.
-    """
-
-    def __init__(self) -> None:
-        self._armed = False
-        self._previous: Any = None
-        self._installed = False
-
-    def _install(self) -> None:
-        """Install the SIGALRM handler once for the backend's life (not per call)."""
-        if not self._installed:
-            self._previous = signal.signal(signal.SIGALRM, self._on_alarm)
-            self._installed = True
-
-    @staticmethod
-    def available() -> bool:
-        return (hasattr(signal, "setitimer")
-                and threading.current_thread() is threading.main_thread())
-
-    def _on_alarm(self, signum: int, frame: Any) -> None:
-        if self._armed:
-            self._armed = False
-            raise _Alarm()
-
-    def call(self, fn: Callable[..., Any], args: tuple[Any, ...],
-             timeout: float | None) -> tuple[bool, bool, Any]:
-        if not timeout:
-            try:
-                return True, True, fn(*args)
-            except BaseException as error:
-                return True, False, error
-        self._install()
-        self._armed = True
-        signal.setitimer(signal.ITIMER_REAL, timeout)
-        try:
-            result = fn(*args)
-        except _Alarm:
-            return False, False, None
-        except BaseException as error:
-            return True, False, error
-        finally:
-            self._armed = False
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        return True, True, result
-
-    def stop(self) -> None:
-        if self._installed:
-            signal.signal(signal.SIGALRM, self._previous)
-            self._installed = False
+MODES = ("auto", "signal", "thread", "process")
 
 
 class Backend:
-    """A guarded adapter: every call has a deadline and its failures are classified.
+    """A guarded adapter: every call has a deadline, every answer is type-checked
+    (answers.py), and its failures are classified.
 
     ``timeout`` is in seconds per call (``None`` or 0: no deadline). ``mode`` says how
     the deadline is kept: ``"signal"`` (SIGALRM on the main thread, the default where
-    available: cheapest), ``"thread"`` (every call, creation included, on one worker
-    thread: works anywhere, and a hang in C code cannot block the run) or ``"auto"``.
-    After a timeout the backend is *broken*: every later call fails at once.
+    available: cheapest; an adapter that catches the alarm and carries on is still a
+    timeout), ``"thread"`` (every call, creation included, on one worker thread: works
+    anywhere, and a hang in C code cannot block the run), ``"process"`` (the adapter in a
+    worker process killed at the deadline, see isolated.py: the deadline holds whatever
+    the adapter does, and an adapter that ends its process is a backend error; ``name``
+    must then be a backend name the worker can resolve) or ``"auto"`` (signal, else
+    thread). After a timeout the backend is *broken*: every later call fails at once.
     """
 
     def __init__(self, factory: Callable[..., Any], system: System,
                  specs: str | Path | None = None, *, timeout: float | None = 10.0,
-                 name: str = "backend", mode: str = "auto"):
+                 name: str = "backend", mode: str = "auto", watch: Watch | None = None):
         self.name = name
+        self.watch = watch  # told each call's deadline (the supervisor's watchdog)
         self.system = system
         self.timeout = timeout or None
         self.broken: BackendFailure | None = None
-        if mode == "auto":
-            mode = "signal" if _SignalRunner.available() else "thread"
-        if mode == "signal" and not _SignalRunner.available():
-            raise BackendModeError("the signal mode needs SIGALRM and the main thread: "
-                                   "use mode='thread' (or 'auto') elsewhere")
-        self.mode = mode
-        self._worker: _Worker | _SignalRunner = (
-            _SignalRunner() if mode == "signal" else _Worker(f"authspec-backend-{name}"))
+        self.mode = _mode(mode)
+        self._reasons = tuple(sorted(r.code for r in system.reasons))
+        self._remote: ProcessRunner | None = None
+        self._local: ThreadRunner | SignalRunner | None = None
         try:
-            self.adapter = self._call("create adapter", instantiate, factory, system, specs)
+            self._create(factory, specs)
         except BaseException:
-            self._worker.stop()
+            self._stop()
             raise
+
+    def _create(self, factory: Callable[..., Any], specs: str | Path | None) -> None:
+        if self.mode == "process":
+            self._remote = ProcessRunner(self.name)
+            started = self._remote.start(self.system, specs, self.timeout)
+            if started.status == "notfound":
+                raise BackendNotFound(started.detail)
+            self.can_observe, self._can_close = self._result("create adapter", started)
+            self.adapter: Any = None
+            return
+        self._local = (SignalRunner() if self.mode == "signal"
+                       else ThreadRunner(f"authspec-backend-{self.name}"))
+        self.adapter = self._call("create adapter", instantiate, factory, self.system, specs)
         if not callable(getattr(self.adapter, "perform", None)) or not callable(
                 getattr(self.adapter, "reset", None)):
             self.broken = BackendFailure(
@@ -364,69 +289,120 @@ class Backend:
                 f"the factory returned {type(self.adapter).__name__}, which has no "
                 "reset() and perform(event, params)")
             raise self.broken
-        observe = getattr(self.adapter, "observe", None)
-        self.can_observe = callable(observe)
-        self._reasons = {r.code for r in system.reasons}
+        self.can_observe = callable(getattr(self.adapter, "observe", None))
+        self._can_close = callable(getattr(self.adapter, "close", None))
 
-    def _call(self, what: str, fn: Callable[..., Any], *args: Any,
+    def _call(self, what: str, fn: Callable[..., Any] | str, *args: Any,
               timeout: float | bool | None = True) -> Any:
+        """Call the adapter's method ``fn`` (a name, or a function in this process)."""
         if self.broken is not None:
             raise BackendFailure(self.broken.kind, what,
                                  f"not called: the backend already failed in {self.broken.call}")
         deadline = self.timeout if timeout is True else (timeout or None)
-        finished, ok, value = self._worker.call(fn, args, deadline)
-        if not finished:
-            self.broken = BackendFailure("timeout", what,
-                                         f"no answer within {deadline:g} s")
+        if self._remote is not None:
+            assert isinstance(fn, str)
+            return self._result(what, self._remote.call(fn, args, deadline))
+        assert self._local is not None
+        method = getattr(self.adapter, fn) if isinstance(fn, str) else fn
+        watch = self.watch
+        if watch is None or deadline is None:
+            return self._result(what, self._local.call(method, args, deadline))
+        watch.call(time.monotonic() + deadline)
+        try:
+            result = self._local.call(method, args, deadline)
+        finally:
+            watch.call(0.0)
+        return self._result(what, result)
+
+    def _result(self, what: str, result: CallResult) -> Any:
+        """The answer, or the ``BackendFailure`` the call ended with."""
+        if result.status == "ok":
+            return result.value
+        if result.status in ("timeout", "died"):
+            kind = "timeout" if result.status == "timeout" else "crash"
+            detail = result.detail or f"no answer within {self.timeout:g} s"
+            self.broken = BackendFailure(kind, what, detail)
             raise self.broken
-        if not ok:
-            if not isinstance(value, Exception):  # KeyboardInterrupt, SystemExit
-                raise value
-            text = "".join(traceback.format_exception_only(type(value), value)).strip()
-            tb = "".join(traceback.format_tb(value.__traceback__)[-3:])
-            failure = BackendFailure("exception", what, f"{text}\n{tb}".rstrip())
-            failure.__cause__ = value
-            raise failure
-        return value
+        if result.status == "garbage":
+            raise BackendFailure("garbage", what, result.detail)
+        error = result.value
+        if error is None:  # raised in the worker process, described there
+            raise BackendFailure("exception", what, result.detail)
+        failure = BackendFailure("exception", what, _exception_detail(error))
+        failure.__cause__ = error
+        raise failure
 
     def reset(self) -> None:
-        self._call("reset()", self.adapter.reset)
+        self._call("reset()", "reset")
 
     def perform(self, event: str, params: Mapping[str, Any]) -> Response:
-        answer = self._call(f"perform({event})", self.adapter.perform, event, dict(params))
-        if not isinstance(answer, Response):
-            raise BackendFailure("garbage", f"perform({event})",
-                                 f"answered {answer!r} ({type(answer).__name__}), "
-                                 "not a Response")
-        return answer
+        what = f"perform({event})"
+        answer = self._call(what, "perform", event, dict(params))
+        problem = response_problem(answer, self._reasons)
+        if problem is not None:
+            raise BackendFailure("garbage", what, problem)
+        return answer  # type: ignore[no-any-return]
 
     def observe(self) -> Observation | None:
         if not self.can_observe:
             return None
-        answer = self._call("observe()", self.adapter.observe)
-        if answer is not None and not isinstance(answer, Observation):
-            raise BackendFailure("garbage", "observe()",
-                                 f"answered {answer!r} ({type(answer).__name__}), "
-                                 "not an Observation or None")
-        return answer
+        answer = self._call("observe()", "observe")
+        problem = observation_problem(answer, self.system)
+        if problem is not None:
+            raise BackendFailure("garbage", "observe()", problem)
+        return answer  # type: ignore[no-any-return]
 
     def declared_reason(self, reason: str | None) -> bool:
         return reason is None or reason in self._reasons
 
-    def close(self) -> None:
-        """Close the adapter (best effort) and stop the worker."""
-        close = getattr(self.adapter, "close", None) if hasattr(self, "adapter") else None
-        if self.broken is None and callable(close):
-            with contextlib.suppress(BackendFailure):
-                self._call("close()", close, timeout=self.timeout or 10.0)
-        self._worker.stop()
+    def close(self) -> BackendFailure | None:
+        """Close the adapter (within the deadline, 10 s without one) and stop the runner:
+        the failure of ``close()`` (exception, timeout), or None."""
+        problem = None
+        if self.broken is None and getattr(self, "_can_close", False):
+            try:
+                self._call("close()", "close", timeout=self.timeout or 10.0)
+            except BackendFailure as failure:
+                problem = failure
+        self._stop()
+        return problem
+
+    def _stop(self) -> None:
+        if self._local is not None:
+            self._local.stop()
+        if self._remote is not None:
+            self._remote.stop()
+
+
+def _mode(mode: str) -> str:
+    if mode not in MODES:
+        raise BackendModeError(f"no backend mode {mode!r}: use one of {', '.join(MODES)}")
+    if mode == "auto":
+        return "signal" if SignalRunner.available() else "thread"
+    if mode == "signal" and not SignalRunner.available():
+        raise BackendModeError("the signal mode needs SIGALRM and the main thread: "
+                               "use mode='thread', 'process' (or 'auto') elsewhere")
+    return mode
+
+
+def _exception_detail(error: BaseException) -> str:
+    """An exception of the adapter; ``sys.exit`` and ``KeyboardInterrupt`` named as such."""
+    detail = describe_exception(error)
+    if isinstance(error, SystemExit):
+        return (f"the adapter called sys.exit({error.code!r}): an adapter must not end the "
+                f"process\n{detail}")
+    if isinstance(error, KeyboardInterrupt):
+        return ("the adapter raised KeyboardInterrupt (no Ctrl-C was pressed)\n" + detail)
+    return detail
 
 
 def open_backend(name: str, system: System, specs: str | Path | None = None, *,
-                 timeout: float | None = 10.0, mode: str = "auto") -> Backend:
+                 timeout: float | None = 10.0, mode: str = "auto",
+                 watch: Watch | None = None) -> Backend:
     """Resolve ``name`` and start the backend (BackendNotFound / BackendFailure on error)."""
     factory = resolve_backend(name)
-    return Backend(factory, system, specs, timeout=timeout, name=name, mode=mode)
+    return Backend(factory, system, specs, timeout=timeout, name=name, mode=mode,
+                   watch=watch)
 
 
 __all__ = [

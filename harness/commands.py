@@ -10,6 +10,7 @@ or backend error.
 
 from __future__ import annotations
 
+import enum
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +31,7 @@ from .console import (
     render_steps,
     say,
 )
+from .deadlines import Watch
 from .driver import RunState
 from .mutation import (
     MutantRun,
@@ -54,6 +56,16 @@ from .options import (
 from .run import CheckResult, check
 from .runfiles import RunFileWriteError, write_text_atomically
 from .skeleton import skeleton
+from .supervise import supervised_check
+
+
+class BackendMode(enum.StrEnum):
+    """``--backend-mode``: how each call's deadline is kept (backends.Backend)."""
+
+    auto = "auto"
+    signal = "signal"
+    thread = "thread"
+    process = "process"
 
 
 def _progress(console: Console, enabled: bool) -> Progress | None:
@@ -64,9 +76,10 @@ def _progress(console: Console, enabled: bool) -> Progress | None:
 
 
 def run_check(options: CheckOptions, console: Console, *, progress: bool = True,
-              show_coverage: bool = True) -> CheckResult:
+              show_coverage: bool = True,
+              watch: Watch | None = None) -> CheckResult:
     """Run a check with a progress display; print its verdict as soon as it is known (before
-    its files are written), then where the files went."""
+    its files are written), then where the files went (``watch``: see ``run.check``)."""
     display = _progress(console, progress and console.is_terminal)
     shown: list[CheckResult] = []
 
@@ -77,7 +90,7 @@ def run_check(options: CheckOptions, console: Console, *, progress: bool = True,
         shown.append(result)
 
     if display is None:
-        result = check(options, on_verdict=verdict)
+        result = check(options, on_verdict=verdict, watch=watch)
     else:
         with display:
             task = display.add_task("starting", total=None)
@@ -88,7 +101,7 @@ def run_check(options: CheckOptions, console: Console, *, progress: bool = True,
                     f"{len(run.coverage.transitions)} transitions, "
                     f"{len(run.coverage.rejections)} refusals exercised"))
 
-            result = check(options, on_progress=update, on_verdict=verdict)
+            result = check(options, on_progress=update, on_verdict=verdict, watch=watch)
     if not shown:  # a usage or backend error before the run: no verdict was reported
         print_verdict(console, result, options, show_coverage=show_coverage)
     print_outputs(console, result)
@@ -116,8 +129,12 @@ def print_verdict(console: Console, result: CheckResult, options: CheckOptions, 
     seconds = f"{result.elapsed:.1f} s"
     if result.status == "pass":
         stopped = f" ({result.stopped})" if result.stopped else ""
-        say(console, ("PASS", "bold green"), f" {result.backend} conforms to {system.name}: "
+        verdict = "PASS, but incomplete:" if result.incomplete else "PASS"
+        say(console, (verdict, "bold green"), f" {result.backend} conforms to {system.name}: "
             f"{result.examples} examples, {result.steps} steps in {seconds}{stopped}")
+        print_incomplete(console, result)
+    elif result.status == "flaky":
+        print_flaky(console, result, options)
     else:
         found = (f", found after {result.time_to_failure:.1f} s"
                  if result.time_to_failure is not None else "")
@@ -159,6 +176,39 @@ def print_outputs(console: Console, result: CheckResult) -> None:
         say(console, f"replay: pytest {result.replay_path}")
 
 
+def print_incomplete(console: Console, result: CheckResult) -> None:
+    """Which goals the sweep alone reaches that the run never did, and what to do."""
+    if not result.incomplete:
+        return
+    missed = result.incomplete
+    say(console, f"never reached ({len(missed)} of the transitions and refusals the sweep "
+        f"alone reaches): {', '.join(missed)}")
+    say(console, "give the run more time (--max-seconds) or a faster backend; "
+        + ("--require-coverage makes this exit 1" if not result.require_coverage
+           else "exit 1 (--require-coverage)"))
+
+
+def print_flaky(console: Console, result: CheckResult, options: CheckOptions) -> None:
+    """The FLAKY verdict: a failure whose minimal trace passed when replayed, with the
+    trace first found and the minimised one."""
+    assert result.system is not None and result.failure is not None
+    say(console, ("FLAKY", "bold red"), f" {result.backend}: a nonconformance was found but "
+        f"its minimal trace passed when replayed from a fresh start ({result.examples} "
+        f"examples, {result.steps} steps in {result.elapsed:.1f} s): the backend does not "
+        "answer the same steps the same way")
+    if result.replayed is not None:
+        say(console, f"the replay failed otherwise: {result.replayed.detail}")
+    if result.original is not None and result.original is not result.failure:
+        say(console, "the failure first found:")
+        render_failure(console, result.system, result.original,
+                       show_secrets=options.show_secrets)
+        say(console, "the minimised trace, which passed on replay:")
+    else:
+        say(console, "the failure first found, which is also the minimised trace (no "
+            "shorter replay failed), and passed on replay:")
+    render_failure(console, result.system, result.failure, show_secrets=options.show_secrets)
+
+
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the application."""
 
@@ -190,13 +240,27 @@ def register(app: typer.Typer) -> None:
             help="Compare the backend's observed state, if it offers observe()")] = True,
         coverage_table: Annotated[bool, typer.Option(
             "--coverage-table/--no-coverage-table", help="Print the coverage table")] = True,
+        backend_mode: Annotated[BackendMode, typer.Option(
+            help="How each call's deadline is kept: auto (signal on the main thread, else "
+            "thread), signal, thread, or process (the adapter in a worker process killed at "
+            "the deadline: a hang in C code, a swallowed alarm, an adapter ending its "
+            "process)")] = BackendMode.auto,
+        require_coverage: Annotated[bool, typer.Option(
+            "--require-coverage", help="Exit 1 when a pass covers less than the sweep "
+            "alone gives (PASS, but incomplete)")] = False,
+        supervise: Annotated[bool, typer.Option(
+            help="Run the check in a child process and exit 0 only on the PASS it reports "
+            "(--no-supervise: in this process, e.g. for a debugger)")] = True,
     ) -> None:
         """Check a backend against the specs: exit 0 pass, 1 nonconformance, 2 error."""
         options = CheckOptions(
             backend=backend, specs=str(specs) if specs else None, examples=examples,
             steps=steps, max_seconds=max_seconds or None, shrink_seconds=shrink_seconds,
             seed=seed, database=database, out=str(out), timeout=timeout or None,
-            observe=observe, show_secrets=show_secrets)
+            observe=observe, show_secrets=show_secrets, backend_mode=backend_mode.value,
+            require_coverage=require_coverage)
+        if supervise:
+            raise typer.Exit(supervised_check(options, show_coverage=coverage_table))
         console = make_console()
         result = run_check(options, console, show_coverage=coverage_table)
         raise typer.Exit(result.exit_code)

@@ -44,3 +44,5 @@ class CheckOptions:
     sweep: bool = True  # make every transition and rejection happen once first
     show_secrets: bool = False
     repeat_cap: int = DEFAULT_REPEAT_CAP  # the longest single repeat
+    backend_mode: str = "auto"  # how deadlines are kept: auto, signal, thread, process
+    require_coverage: bool = False  # a pass short of the sweep's coverage exits 1

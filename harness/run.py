@@ -35,11 +35,12 @@ from authspec.model import SpecErrors, load
 from authspec.model.errors import AuthspecError
 from authspec.model.ir import System
 
-from .backends import Backend, BackendFailure, BackendNotFound, open_backend
+from .backends import Backend, BackendFailure, BackendModeError, BackendNotFound, open_backend
 from .coverage import Coverage
+from .deadlines import Watch
 from .driver import RunState
 from .machine import build_machine, class_name
-from .minimise import minimise
+from .minimise import minimise, replay
 from .options import CheckOptions
 from .outputs import prepare_out, write_run_files
 from .records import BackendAbort, Failure, Nonconformance, RunOver, Step
@@ -55,7 +56,7 @@ class UsageError(AuthspecError):
 
 @dataclass
 class CheckResult:
-    status: str  # "pass" | "fail" | "error"
+    status: str  # "pass" | "fail" | "flaky" (a failure whose replay passed) | "error"
     backend: str
     system: System | None
     coverage: Coverage | None
@@ -73,10 +74,16 @@ class CheckResult:
     failure_path: Path | None = None
     coverage_path: Path | None = None
     output_error: str | None = None  # a run file that could not be written (not a verdict)
+    original: Failure | None = None  # flaky: the failure first found (``failure``: minimised)
+    replayed: Failure | None = None  # flaky: what the replay of ``failure`` gave instead
+    incomplete: list[str] = field(default_factory=list)  # goals the sweep reaches, never hit
+    require_coverage: bool = False  # an incomplete pass exits 1
 
     @property
     def exit_code(self) -> int:
-        return {"pass": 0, "fail": 1}.get(self.status, 2)
+        if self.status == "pass":
+            return 1 if self.incomplete and self.require_coverage else 0
+        return {"fail": 1, "flaky": 1}.get(self.status, 2)
 
 
 def open_database(spec: str | None) -> ExampleDatabase | None:
@@ -116,9 +123,12 @@ def hypothesis_settings(options: CheckOptions,
 def check(options: CheckOptions, *,
           on_progress: Callable[[RunState], None] | None = None,
           system: System | None = None,
-          on_verdict: Callable[[CheckResult], None] | None = None) -> CheckResult:
-    """Run one conformance check (see the module docstring); ``on_verdict`` is called with
-    the result of a run once it is known, before its files are written."""
+          on_verdict: Callable[[CheckResult], None] | None = None,
+          watch: Watch | None = None) -> CheckResult:
+    """Run one conformance check (see the module docstring); ``on_progress`` is called at
+    each example and every 200 steps; ``watch`` (supervise.py's beacon) is told each step
+    and each call's deadline; ``on_verdict`` is called with the result of a run once it is
+    known, before its files are written."""
     started = time.monotonic()
 
     def usage(message: str) -> CheckResult:
@@ -142,21 +152,35 @@ def check(options: CheckOptions, *,
             return usage(problem)
     try:
         backend = open_backend(options.backend, system, options.specs,
-                               timeout=options.timeout)
-    except BackendNotFound as error:
+                               timeout=options.timeout, mode=options.backend_mode,
+                               watch=watch)
+    except (BackendNotFound, BackendModeError) as error:
         return usage(str(error))
     except BackendFailure as error:
         return CheckResult("error", options.backend, system, None,
                            time.monotonic() - started, error=error)
     try:
-        result = _run(options, system, backend, database, on_progress, started)
-    finally:
+        result = _run(options, system, backend, database, (on_progress, watch), started)
+    except BaseException:
         backend.close()
+        raise
+    _closed(result, backend.close())
     if on_verdict is not None:
         on_verdict(result)
     if options.out:
         _write_run_files(result, options, Path(options.out))
     return result
+
+
+def _closed(result: CheckResult, failure: BackendFailure | None) -> None:
+    """A ``close()`` that raised or hung: a backend error after a pass, a note otherwise."""
+    if failure is None:
+        return
+    if result.status == "pass":
+        result.status, result.error = "error", failure
+    else:
+        result.notes.append(f"then the backend failed in close(): {failure.kind}: "
+                            f"{failure.detail}")
 
 
 SWEEP_KEY = b"authspec-sweep:"
@@ -259,6 +283,41 @@ def _search(run: RunState, database: ExampleDatabase | None,
     return None
 
 
+def _confirm(run: RunState, result: CheckResult) -> None:
+    """Replay the minimal trace from a fresh start before reporting it: a failure that
+    does not fail again is FLAKY (with the trace first found and the minimised one)."""
+    failure = result.failure
+    assert failure is not None
+    run.phase = "confirm"
+    steps = [(s.event, s.params) for s in failure.steps]
+    try:
+        again = replay(run, steps, shrink_budget=False)
+    except (BackendAbort, RunOver) as stop:
+        run.notes.append(f"the minimal trace could not be replayed to confirm it: {stop}")
+        return
+    if again is not None and _same(again, failure):
+        return
+    result.status, result.replayed = "flaky", again
+    result.original = run.failures[0] if run.failures else failure
+
+
+def _same(again: Failure, failure: Failure) -> bool:
+    return (again.kind == failure.kind and len(again.steps) == len(failure.steps)
+            and again.detail == failure.detail)
+
+
+def never_reached(run: RunState) -> list[str]:
+    """The goals (transitions, rejections) the sweep alone reaches that the run never
+    exercised: a pass that leaves some is incomplete."""
+    coverage, roadmap = run.coverage, run.roadmap
+    missed = []
+    for goal in roadmap.goals:
+        counts = coverage.transitions if goal.kind == "transition" else coverage.rejections
+        if not counts.get(goal.id) and roadmap.find(goal) is not None:
+            missed.append(goal.id)
+    return missed
+
+
 def _write_run_files(result: CheckResult, options: CheckOptions, out: Path) -> None:
     """coverage.json always; failure.json and the replay file on a failure (outputs.py).
     A file that cannot be written is ``result.output_error``: the verdict stands."""
@@ -275,9 +334,10 @@ def _write_run_files(result: CheckResult, options: CheckOptions, out: Path) -> N
 
 
 def _run(options: CheckOptions, system: System, backend: Backend,
-         database: ExampleDatabase | None, on_progress: Callable[[RunState], None] | None,
+         database: ExampleDatabase | None,
+         hooks: tuple[Callable[[RunState], None] | None, Watch | None],
          started: float) -> CheckResult:
-    run = RunState(system, backend, options, on_progress)
+    run = RunState(system, backend, options, *hooks)
     result = CheckResult("pass", options.backend, system, run.coverage, 0.0)
     failure = _search(run, database, result)
     if failure is not None and options.shrink_seconds and result.status != "error":
@@ -287,6 +347,10 @@ def _run(options: CheckOptions, system: System, backend: Backend,
             failure = minimise(run, failure, seconds=options.shrink_seconds / 2)
     if failure is not None:
         result.status, result.failure = "fail", failure
+        _confirm(run, result)
+    elif result.status == "pass":
+        result.incomplete = never_reached(run)
+        result.require_coverage = options.require_coverage
     result.notes.extend(run.notes)
     result.elapsed = time.monotonic() - started
     result.examples, result.steps = run.examples, run.steps
