@@ -1,6 +1,8 @@
 """The pure step (model/semantics.py): pure, and equal to the python-statemachine composition.
 
-The differential test runs random traces (Hypothesis, derandomized) through both
+The differential test runs 2,030 random traces (Hypothesis, derandomized: 1,000 and 30 with
+steps repeated a thousand times on the shipped specs, 500 each on the door and tiny specs)
+through both
 ``Semantics.step`` and ``statechart.Composition`` (the charts python-statemachine runs as
 parallel regions) and asserts the same outcome, reason, fired transitions, configuration and
 values after every event. The runtime checks: an effect leaving its variable's range and a
@@ -121,7 +123,7 @@ def assert_same_run(system: System, data: st.DataObject, length: int = 20,
                 break
 
 
-@settings(max_examples=1400)
+@settings(max_examples=1000)
 @given(st.data())
 def test_pure_step_equals_the_statechart_composition_on_the_shipped_specs(
         data: st.DataObject) -> None:
@@ -140,7 +142,7 @@ def test_pure_step_equals_the_statechart_composition_across_counters(
 def test_pure_step_equals_the_statechart_composition_on_other_specs(name: str) -> None:
     system = SPECS[name]
 
-    @settings(max_examples=300)
+    @settings(max_examples=500)
     @given(st.data())
     def check(data: st.DataObject) -> None:
         assert_same_run(system, data)
