@@ -2,9 +2,8 @@
 
 The differential test runs 2,030 random traces (Hypothesis, derandomized: 1,000 and 30 with
 steps repeated a thousand times on the shipped specs, 500 each on the door and tiny specs)
-through both
-``Semantics.step`` and ``statechart.Composition`` (the charts python-statemachine runs as
-parallel regions) and asserts the same outcome, reason, fired transitions, configuration and
+through both ``Semantics.step`` and ``statechart.Composition`` (the charts python-statemachine
+runs as parallel regions) and asserts the same outcome, reason, fired transitions, configuration and
 values after every event. The runtime checks: an effect leaving its variable's range and a
 division by zero are located model errors, never a silent overflow or a ZeroDivisionError.
 """
