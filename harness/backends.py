@@ -53,6 +53,7 @@ MUTANT_SET_GROUP = "authspec.mutant_sets"
 #: short name -> ``module:factory``
 REGISTRY: dict[str, str] = {
     "model": "authspec.harness.backends:make_model_adapter",
+    "http": "authspec.harness.http_adapter:make_adapter",
 }
 
 
@@ -185,9 +186,12 @@ def _call_with_accepted(factory: Callable[..., Any], kwargs: Mapping[str, Any],
     return factory(*args, **{k: v for k, v in kwargs.items() if k in parameters})
 
 
-def instantiate(factory: Callable[..., Any], system: System, specs: str | Path | None) -> Any:
-    """Make an adapter, passing ``system`` / ``specs`` if the factory takes them."""
-    return _call_with_accepted(factory, {"system": system, "specs": specs})
+def instantiate(factory: Callable[..., Any], system: System, specs: str | Path | None,
+                extra: Mapping[str, Any] | None = None) -> Any:
+    """Make an adapter, passing ``system`` / ``specs`` (and the ``extra`` keyword arguments
+    that are set, e.g. ``mapping`` and ``base_url``) if the factory takes them."""
+    given = {k: v for k, v in (extra or {}).items() if v is not None}
+    return _call_with_accepted(factory, {"system": system, "specs": specs, **given})
 
 
 # -- the model as a backend -------------------------------------------------------------------
@@ -339,7 +343,8 @@ class Backend:
 
     def __init__(self, factory: Callable[..., Any], system: System,
                  specs: str | Path | None = None, *, timeout: float | None = 10.0,
-                 name: str = "backend", mode: str = "auto"):
+                 name: str = "backend", mode: str = "auto",
+                 extra: Mapping[str, Any] | None = None):
         self.name = name
         self.system = system
         self.timeout = timeout or None
@@ -353,7 +358,8 @@ class Backend:
         self._worker: _Worker | _SignalRunner = (
             _SignalRunner() if mode == "signal" else _Worker(f"authspec-backend-{name}"))
         try:
-            self.adapter = self._call("create adapter", instantiate, factory, system, specs)
+            self.adapter = self._call("create adapter", instantiate, factory, system, specs,
+                                      extra)
         except BaseException:
             self._worker.stop()
             raise
@@ -423,10 +429,13 @@ class Backend:
 
 
 def open_backend(name: str, system: System, specs: str | Path | None = None, *,
-                 timeout: float | None = 10.0, mode: str = "auto") -> Backend:
-    """Resolve ``name`` and start the backend (BackendNotFound / BackendFailure on error)."""
+                 timeout: float | None = 10.0, mode: str = "auto",
+                 extra: Mapping[str, Any] | None = None) -> Backend:
+    """Resolve ``name`` and start the backend (BackendNotFound / BackendFailure on error);
+    ``extra``: keyword arguments for factories that take them (``mapping``, ``base_url``)."""
     factory = resolve_backend(name)
-    return Backend(factory, system, specs, timeout=timeout, name=name, mode=mode)
+    return Backend(factory, system, specs, timeout=timeout, name=name, mode=mode,
+                   extra=extra)
 
 
 __all__ = [

@@ -156,13 +156,25 @@ def register(app: typer.Typer) -> None:
             help="Compare the backend's observed state, if it offers observe()")] = True,
         coverage_table: Annotated[bool, typer.Option(
             "--coverage-table/--no-coverage-table", help="Print the coverage table")] = True,
+        codes: Annotated[Path | None, typer.Option(
+            help="YAML file: the backend's own codes -> the spec reason(s) each stands for")
+        ] = None,
+        compare: Annotated[str, typer.Option(
+            help="'reason' (accepted, or refused for the same reason) or 'outcome' "
+            "(accepted or refused only)")] = "reason",
+        mapping: Annotated[Path | None, typer.Option(
+            help="--backend http: the YAML mapping of events to requests")] = None,
+        base_url: Annotated[str | None, typer.Option(
+            help="--backend http: the service's base URL (overrides the mapping's)")] = None,
     ) -> None:
         """Check a backend against the specs: exit 0 pass, 1 nonconformance, 2 error."""
         options = CheckOptions(
             backend=backend, specs=str(specs) if specs else None, examples=examples,
             steps=steps, max_seconds=max_seconds or None, shrink_seconds=shrink_seconds,
             seed=seed, database=database, out=str(out), timeout=timeout or None,
-            observe=observe, show_secrets=show_secrets)
+            observe=observe, show_secrets=show_secrets,
+            codes=str(codes) if codes else None, compare=compare,
+            mapping=str(mapping) if mapping else None, base_url=base_url)
         console = make_console()
         result = run_check(options, console, show_coverage=coverage_table)
         raise typer.Exit(result.exit_code)

@@ -121,6 +121,19 @@ def render_failure(console: Console, system: System, failure: Failure, *,
         console.print("[bold]Rules at stake:[/]")
         for line in rule_lines(system, rules):
             console.print(escape(line), highlight=False)
+    render_requests(console, failure.steps, show_secrets=show_secrets)
+
+
+def render_requests(console: Console, steps: Sequence[Step], *,
+                    show_secrets: bool = False) -> None:
+    """The trace as the HTTP requests that carried it (HTTP backends only), as curl."""
+    from .http_adapter import curl_lines
+
+    lines = curl_lines(group_steps(steps), show_secrets=show_secrets)
+    if lines:
+        console.print("[bold]The same trace as requests:[/]")
+        for line in lines:
+            console.print(escape(line), highlight=False, soft_wrap=True)
 
 
 def render_steps(console: Console, system: System, steps: Sequence[Step], *,
@@ -142,6 +155,9 @@ def coverage_summary(coverage: Coverage) -> str:
     parts = []
     for category, (covered, declared) in coverage.summary().items():
         parts.append(f"{category} {covered}/{declared}")
+    coarse = coverage.coarse_only()
+    if coarse:
+        parts.append(f"checked only coarsely: {', '.join(coarse)}")
     return ", ".join(parts)
 
 

@@ -27,6 +27,7 @@ from authspec.model.secrets import hint, relation
 
 from .adapter import Observation, Response
 from .backends import Backend, BackendFailure
+from .codes import Codes, load_codes
 from .coverage import Coverage
 from .options import CheckOptions
 from .records import BackendAbort, Failure, Nonconformance, Origin, RunOver, Step, conforms
@@ -50,6 +51,7 @@ class RunState:
     secret_variables: frozenset[str] = field(init=False)
     variables: Mapping[str, Variable] = field(init=False)
     policy_checks: Mapping[str, Callable[[str], bool]] = field(init=False)
+    codes: Codes = field(init=False)  # the backend's own codes (--codes), see codes.py
     failures: list[Failure] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     first_failure_at: float | None = None
@@ -70,6 +72,7 @@ class RunState:
             v.qualified for v in self.system.variables if v.secret)
         self.variables = {v.qualified: v for v in self.system.variables}
         self.policy_checks = {p.name: policy_checker(p) for p in self.system.policies}
+        self.codes = load_codes(self.options.codes, self.system)
 
     @property
     def elapsed(self) -> float:
@@ -159,11 +162,14 @@ class Driver:
         except BackendFailure as error:
             step = Step(index, event, dict(params), expected, None, origin, hints)
             raise BackendAbort(error, (*self.trace, step)) from error
-        step = Step(index, event, dict(params), expected, actual, origin, hints)
+        actual = run.codes.translate(actual)
+        outcome_only = run.options.compare == "outcome"
+        step = Step(index, event, dict(params), expected, actual, origin, hints, outcome_only)
         self.trace.append(step)
-        if not conforms(expected, actual):
+        if not conforms(expected, actual, outcome_only=outcome_only):
             self.fail("outcome", _describe_difference(expected, actual, run.backend),
                       rules=expected.rules)
+        run.coverage.note_comparison(expected, actual, outcome_only=outcome_only)
         if run.options.observe and run.backend.can_observe:
             try:
                 observation = run.backend.observe()
@@ -240,6 +246,8 @@ class Driver:
 
 def _describe_difference(expected: Outcome, actual: Response, backend: Backend) -> str:
     text = f"expected {expected}, the backend answered {actual}"
-    if not actual.accepted and not backend.declared_reason(actual.reason):
+    if actual.stands_for:
+        text += f" (standing for {', '.join(sorted(actual.stands_for))})"
+    elif not actual.accepted and not backend.declared_reason(actual.reason):
         text += " (a reason code the spec does not declare)"
     return text

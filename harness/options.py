@@ -44,3 +44,7 @@ class CheckOptions:
     sweep: bool = True  # make every transition and rejection happen once first
     show_secrets: bool = False
     repeat_cap: int = DEFAULT_REPEAT_CAP  # the longest single repeat
+    codes: str | None = None  # YAML file: backend code -> spec reason(s) (harness/codes.py)
+    compare: str = "reason"  # "reason", or "outcome": accepted/refused only
+    mapping: str | None = None  # the HTTP mapping file (--backend http)
+    base_url: str | None = None  # the HTTP service's base URL (--backend http)

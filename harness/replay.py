@@ -7,6 +7,7 @@ step number, so the divergence can be debugged in the backend with an ordinary p
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,14 @@ from authspec.model.errors import AuthspecError
 
 from .adapter import Response
 from .backends import Backend, open_backend
+
+
+def http_settings() -> dict[str, str | None]:
+    """For ``--backend http``: the mapping and the base URL, from the environment
+    (``AUTHSPEC_REPLAY_MAPPING``, ``AUTHSPEC_REPLAY_BASE_URL``; a replay file sets their
+    defaults, see ``replay_file.with_http``)."""
+    return {"mapping": os.environ.get("AUTHSPEC_REPLAY_MAPPING"),
+            "base_url": os.environ.get("AUTHSPEC_REPLAY_BASE_URL")}
 
 
 class ReplayMismatch(AuthspecError, AssertionError):
@@ -30,7 +39,8 @@ class Replayer:
 
     def __init__(self, backend: str, specs: str | None = None, *, timeout: float = 30.0):
         self.system = load(specs)
-        self.backend: Backend = open_backend(backend, self.system, specs, timeout=timeout)
+        self.backend: Backend = open_backend(backend, self.system, specs, timeout=timeout,
+                                             extra=http_settings())
         self.backend.reset()
 
     def step(self, index: int, event: str, params: Mapping[str, Any], expected: str) -> None:

@@ -81,11 +81,30 @@ def replay_name(failure: Failure, backend: str) -> str:
     return f"replay_{digest.hexdigest()[:12]}.py"
 
 
+def with_http(source: str, mapping: str, base_url: str | None) -> str:
+    """The replay file of an HTTP check: it replays over HTTP against
+    ``$AUTHSPEC_REPLAY_BASE_URL`` (by default the URL checked), with the same mapping."""
+    lines = [
+        "# Over HTTP: AUTHSPEC_REPLAY_BASE_URL=http://host:port replays against another "
+        "service.",
+        f"os.environ.setdefault('AUTHSPEC_REPLAY_MAPPING', {str(Path(mapping).resolve())!r})",
+    ]
+    if base_url:
+        lines.append(f"os.environ.setdefault('AUTHSPEC_REPLAY_BASE_URL', {base_url!r})")
+    marker = "\n\n\ndef test_replay():"
+    head, sep, tail = source.partition(marker)
+    return head + "\n" + "\n".join(lines) + sep + tail if sep else source
+
+
 def write_replay(out: str | Path, system: System, failure: Failure, backend: str,
-                 specs: str | None) -> Path:
+                 specs: str | None, *, http: tuple[str, str | None] | None = None) -> Path:
+    """Write the replay file; ``http``: (mapping, base URL) of an HTTP check."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / replay_name(failure, backend)
-    path.write_text(replay_source(system, failure, backend, specs), encoding="utf-8")
+    source = replay_source(system, failure, backend, specs)
+    if http is not None:
+        source = with_http(source, *http)
+    path.write_text(source, encoding="utf-8")
     return path
 

@@ -30,10 +30,11 @@ from hypothesis.errors import Flaky
 from hypothesis.stateful import get_state_machine_test
 
 from authspec.model import SpecErrors, load
-from authspec.model.errors import AuthspecError
+from authspec.model.errors import AuthspecError, SpecError
 from authspec.model.ir import System
 
 from .backends import Backend, BackendFailure, BackendNotFound, open_backend
+from .codes import COMPARE_MODES, load_codes
 from .coverage import Coverage
 from .driver import RunState
 from .machine import build_machine, class_name
@@ -131,8 +132,15 @@ def check(options: CheckOptions, *,
     except UsageError as error:
         return usage(str(error))
     try:
+        load_codes(options.codes, system)
+    except (SpecErrors, SpecError) as errors:
+        return usage(f"the codes file does not load:\n{errors}")
+    if options.compare not in COMPARE_MODES:
+        return usage(f"--compare {options.compare}: give one of {', '.join(COMPARE_MODES)}")
+    try:
         backend = open_backend(options.backend, system, options.specs,
-                               timeout=options.timeout)
+                               timeout=options.timeout,
+                               extra={"mapping": options.mapping, "base_url": options.base_url})
     except BackendNotFound as error:
         return usage(str(error))
     except BackendFailure as error:
@@ -256,7 +264,9 @@ def _write_run_files(result: CheckResult, run: RunState, out: Path) -> None:
     result.failure_path = write_failure(out, system, result.failure, options.backend,
                                         show_secrets=options.show_secrets)
     specs = str(Path(options.specs).resolve()) if options.specs else None
-    result.replay_path = write_replay(out, system, result.failure, options.backend, specs)
+    http = (options.mapping, options.base_url) if options.mapping else None
+    result.replay_path = write_replay(out, system, result.failure, options.backend, specs,
+                                      http=http)
 
 
 def _run(options: CheckOptions, system: System, backend: Backend,
