@@ -26,6 +26,7 @@ from .console import (
     coverage_summary,
     render_coverage,
     render_failure,
+    render_requests,
     render_steps,
 )
 from .driver import RunState
@@ -96,6 +97,7 @@ def print_result(console: Console, result: CheckResult, options: CheckOptions, *
                           "is the last one:")
             render_steps(console, system, result.error_steps,
                          show_secrets=options.show_secrets)
+            render_requests(console, result.error_steps, show_secrets=options.show_secrets)
         return
     assert system is not None and result.coverage is not None
     seconds = f"{result.elapsed:.1f} s"

@@ -44,7 +44,7 @@ from authspec.model.errors import AuthspecError
 from authspec.model.ir import System
 
 from .adapter import Observation, Response
-from .http_mapping import HttpMapping, RequestSpec, key_of, load_mapping
+from .http_mapping import HttpMapping, RequestSpec, StateSpec, key_of, load_mapping
 
 MASK = "••••••"
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -264,9 +264,9 @@ class HttpAdapter:
                 continue
             scope = self._scope(spec, event, params)
             response, exchange = self._send(spec, scope, event)
-            refusal = self._refusal(spec, response, exchange, event)
+            refusal = self._refusal(spec, response, exchange)
             if refusal is None:
-                self._capture(spec, response, exchange, event)
+                self._capture(spec, response, exchange)
             elif spec.decides:
                 return dataclasses.replace(refusal, requests=tuple(self._sent))
         return Response(True, requests=tuple(self._sent))
@@ -377,9 +377,10 @@ class HttpAdapter:
                             f"{response.status_code}) is not JSON: {_excerpt(response)}"
                             ) from None
 
-    def _refusal(self, spec: RequestSpec, response: httpx.Response, exchange: Exchange,
-                 event: str) -> Response | None:
-        """None when accepted; the refusal otherwise; ``HttpFault`` for what is neither."""
+    def _refusal(self, spec: RequestSpec, response: httpx.Response,
+                 exchange: Exchange) -> Response | None:
+        """None when accepted; the refusal otherwise (a preparatory request's is not
+        read: any one will do); ``HttpFault`` for what is neither."""
         status = response.status_code
         if status >= 500:
             raise HttpFault(f"{spec}: {self._show(exchange)} answered {status}, a server "
@@ -387,7 +388,7 @@ class HttpAdapter:
         if status in self.mapping.accepted:
             return None
         if not spec.decides:
-            return Response.rejected("not_decisive")
+            return Response.rejected(f"status {status}")
         code = self._code(response)
         if code is None:
             raise HttpFault(f"{spec}: {self._show(exchange)} answered {status} with no code "
@@ -413,8 +414,8 @@ class HttpAdapter:
             return code
         return self.mapping.without_body.get(response.status_code)
 
-    def _capture(self, spec: RequestSpec, response: httpx.Response, exchange: Exchange,
-                 event: str) -> None:
+    def _capture(self, spec: RequestSpec, response: httpx.Response,
+                 exchange: Exchange) -> None:
         captured = self._customer_values()
         for name in spec.forget:
             captured[name] = self.mapping.captured.get(name)
@@ -428,7 +429,7 @@ class HttpAdapter:
                                 f"{pointer} (capture {name}): not the declared shape")
             captured[name] = value
 
-    def _state(self, machine: str, entry: Any, body: Any, exchange: Exchange) -> str:
+    def _state(self, machine: str, entry: StateSpec, body: Any, exchange: Exchange) -> str:
         if entry.hook is not None:
             return str(entry.hook(body))
         found, value = pointer_get(body, entry.pointer)

@@ -30,6 +30,15 @@ class ReplayMismatch(AuthspecError, AssertionError):
     """The backend answered differently from the recorded model answer."""
 
 
+def _matches(actual: Response, expected: str) -> bool:
+    """The recorded answer, or a code standing for a set that holds the recorded reason."""
+    if str(actual) == expected:
+        return True
+    reason = expected.removeprefix("rejected(").removesuffix(")")
+    return not actual.accepted and expected.startswith("rejected(") and (
+        reason in actual.stands_for)
+
+
 def _text(response: Response | None) -> str:
     return "no answer" if response is None else str(response)
 
@@ -45,7 +54,7 @@ class Replayer:
 
     def step(self, index: int, event: str, params: Mapping[str, Any], expected: str) -> None:
         actual = self.backend.perform(event, params)
-        if str(actual) != expected:
+        if not _matches(actual, expected):
             raise ReplayMismatch(
                 f"step {index} {event}: the spec expects {expected}, "
                 f"the backend answered {_text(actual)}")

@@ -37,6 +37,7 @@ from .backends import Backend, BackendFailure, BackendNotFound, open_backend
 from .codes import COMPARE_MODES, load_codes
 from .coverage import Coverage
 from .driver import RunState
+from .http_mapping import load_mapping
 from .machine import build_machine, class_name
 from .minimise import minimise
 from .options import CheckOptions
@@ -135,6 +136,14 @@ def check(options: CheckOptions, *,
         load_codes(options.codes, system)
     except (SpecErrors, SpecError) as errors:
         return usage(f"the codes file does not load:\n{errors}")
+    if options.backend == "http" and options.mapping is None:
+        return usage("--backend http needs --mapping FILE (the requests of each event; "
+                     "examples/http/reference-bank.yaml is an example)")
+    if options.mapping is not None:
+        try:
+            load_mapping(options.mapping, system)
+        except (SpecErrors, SpecError) as errors:
+            return usage(f"the mapping does not load:\n{errors}")
     if options.compare not in COMPARE_MODES:
         return usage(f"--compare {options.compare}: give one of {', '.join(COMPARE_MODES)}")
     try:

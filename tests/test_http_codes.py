@@ -128,3 +128,14 @@ def test_a_codes_file_naming_no_spec_reason_is_a_located_error(tmp_path: Path) -
     with pytest.raises(SpecErrors, match=r"(?s)codes.yaml:1:33: error: code 'missing_documents' "
                                          r"maps to 'id_invalidd'.*did you mean 'id_invalid'"):
         load_codes(file, load(None))
+
+
+def test_a_replay_accepts_a_code_standing_for_the_recorded_reason() -> None:
+    from authspec.harness.replay import _matches
+
+    coarse = Response(False, "missing_documents", stands_for=frozenset(COARSE))
+    assert _matches(coarse, "rejected(id_invalid)")
+    assert not _matches(coarse, "rejected(wrong_password)")
+    assert not _matches(coarse, "accepted")
+    assert _matches(Response.rejected("id_invalid"), "rejected(id_invalid)")
+    assert not _matches(Response.rejected("missing_documents"), "rejected(id_invalid)")

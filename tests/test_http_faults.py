@@ -18,13 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from typer.testing import CliRunner
 
 from authspec.bank.service import loopback_socket, server_for, url_of
-from authspec.harness.http_adapter import Exchange, curl_line, render, render_text
+from authspec.harness import commands
+from authspec.harness.http_adapter import Exchange, curl_line, make_adapter, render, render_text
 from authspec.harness.http_mapping import load_mapping
 from authspec.harness.options import CheckOptions
 from authspec.harness.run import check
@@ -60,8 +63,12 @@ async def no_token(request: Request) -> Response:
     return JSONResponse({"session": "no token here"}, 201)
 
 
+async def echo(request: Request) -> Response:
+    return JSONResponse(await request.json(), 201)
+
+
 APP = Starlette(routes=[Route(f"/{f.__name__}", f, methods=["POST"])
-                        for f in (ok, boom, html, unheard, slow, no_token)])
+                        for f in (ok, boom, html, unheard, slow, no_token, echo)])
 
 
 @pytest.fixture(scope="module")
@@ -202,3 +209,36 @@ def test_curl_lines_mask_secrets_unless_asked() -> None:
     clear = curl_line(exchange, show_secrets=True)
     assert "Bearer tok123" in clear and "s3cret" in clear
     assert clear.startswith("curl -X POST http://h/s/tok123 -H 'Authorization: Bearer tok123'")
+
+
+def test_a_request_hook_adds_values_for_its_templates(tiny_service: str, tmp_path: Path) -> None:
+    (tmp_path / "hooks.py").write_text(
+        "def shout(event, params, values):\n"
+        "    return {'loud': event + ':' + params['pin'].upper()}\n", encoding="utf-8")
+    file = mapping(tmp_path, "/echo", capture="      hook: hooks.py:shout\n"
+                                              "      capture: {echoed: /pin}")
+    file.write_text(file.read_text().replace('{pin: "{pin}"}', '{pin: "{loud}"}'))
+    adapter = make_adapter(file, tiny_service, system=load(TINY))
+    try:
+        adapter.reset()
+        answer = adapter.perform("issue", {"pin": "abc123"})
+        assert answer.accepted
+        assert answer.requests[0].body == '{"pin": "issue:ABC123"}'
+        assert adapter._customer_values()["echoed"] == "issue:ABC123"
+    finally:
+        adapter.close()
+
+
+def test_the_command_line_refuses_a_bad_or_missing_mapping(tmp_path: Path) -> None:
+    app = typer.Typer()
+    commands.register(app)
+    file = tmp_path / "m.yaml"
+    file.write_text("authspec-http: 1\nevents:\n  issue: []\n", encoding="utf-8")
+    run = CliRunner().invoke(app, ["check", "--backend", "http", "--specs", TINY, "--mapping",
+                                   str(file), "--out", str(tmp_path / "out")])
+    assert run.exit_code == 2
+    assert f"the mapping does not load:\n{file}:3:10: error: events.issue: [] should be " \
+           "non-empty" in run.output
+    missing = CliRunner().invoke(app, ["check", "--backend", "http", "--specs", TINY,
+                                       "--out", str(tmp_path / "out")])
+    assert missing.exit_code == 2 and "--backend http needs --mapping FILE" in missing.output
