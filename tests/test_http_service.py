@@ -91,3 +91,22 @@ def test_show_secrets_prints_the_requests_in_clear(quota_mutant: str, tmp_path: 
     curls = [line for line in run.stdout.splitlines() if line.startswith("curl ")]
     assert curls and not any("••••••" in line for line in curls), run.stdout
     assert re.search(r'"payment_password": "[^"•]+"', curls[-1]), curls[-1]
+
+
+def test_fresh_customers_need_no_reset_endpoint(tmp_path: Path) -> None:
+    text = MAPPING.read_text(encoding="utf-8")
+    start, end = text.index("reset:"), text.index("events:")
+    (tmp_path / "no-reset.yaml").write_text(text[:start] + text[end:], encoding="utf-8")
+    (tmp_path / "reference_hooks.py").write_text(
+        (MAPPING.parent / "reference_hooks.py").read_text(encoding="utf-8"), encoding="utf-8")
+    process, url = _serve("--kdf-iterations", "1000")  # no --allow-reset
+    try:
+        run = subprocess.run(
+            [AUTHSPEC, "check", "--backend", "http", "--mapping",
+             str(tmp_path / "no-reset.yaml"), "--base-url", url, "--database", "none",
+             "--out", str(tmp_path / "out"), "--seed", "3", "--max-seconds", "8",
+             "--no-coverage-table"], capture_output=True, text=True, timeout=120)
+    finally:
+        _stop(process)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith("PASS http conforms")
