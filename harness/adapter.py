@@ -43,6 +43,11 @@ class Response:
 
     accepted: bool
     reason: str | None = None
+    #: the spec reasons a backend's own code stands for (``--codes``, a mapping's
+    #: ``codes:``); empty: the reason is the spec's own code
+    stands_for: frozenset[str] = field(default=frozenset(), compare=False)
+    #: the requests that carried the event (HTTP backends; see harness/http_adapter.py)
+    requests: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.accepted, bool):

@@ -45,6 +45,7 @@ from authspec.model.ir import System
 
 from .adapter import Observation, Response
 from .answers import observation_problem, response_problem
+from .codes import NO_CODES, Codes
 from .deadlines import CallResult, SignalRunner, ThreadRunner, Watch
 from .isolated import ProcessRunner, describe_exception
 
@@ -55,6 +56,7 @@ MUTANT_SET_GROUP = "authspec.mutant_sets"
 #: short name -> ``module:factory``
 REGISTRY: dict[str, str] = {
     "model": "authspec.harness.backends:make_model_adapter",
+    "http": "authspec.harness.http_adapter:make_adapter",
 }
 
 
@@ -190,9 +192,12 @@ def _call_with_accepted(factory: Callable[..., Any], kwargs: Mapping[str, Any],
     return factory(*args, **{k: v for k, v in kwargs.items() if k in parameters})
 
 
-def instantiate(factory: Callable[..., Any], system: System, specs: str | Path | None) -> Any:
-    """Make an adapter, passing ``system`` / ``specs`` if the factory takes them."""
-    return _call_with_accepted(factory, {"system": system, "specs": specs})
+def instantiate(factory: Callable[..., Any], system: System, specs: str | Path | None,
+                extra: Mapping[str, Any] | None = None) -> Any:
+    """Make an adapter, passing ``system`` / ``specs`` (and the ``extra`` keyword arguments
+    that are set, e.g. ``mapping`` and ``base_url``) if the factory takes them."""
+    given = {k: v for k, v in (extra or {}).items() if v is not None}
+    return _call_with_accepted(factory, {"system": system, "specs": specs, **given})
 
 
 # -- the model as a backend -------------------------------------------------------------------
@@ -254,9 +259,13 @@ class Backend:
 
     def __init__(self, factory: Callable[..., Any], system: System,
                  specs: str | Path | None = None, *, timeout: float | None = 10.0,
-                 name: str = "backend", mode: str = "auto", watch: Watch | None = None):
+                 name: str = "backend", mode: str = "auto", watch: Watch | None = None,
+                 extra: Mapping[str, Any] | None = None, codes: Codes = NO_CODES,
+                 outcome_only: bool = False):
         self.name = name
         self.watch = watch  # told each call's deadline (the supervisor's watchdog)
+        self.codes = codes  # the backend's own codes, translated in every answer (codes.py)
+        self.outcome_only = outcome_only  # --compare outcome: any reason code will do
         self.system = system
         self.timeout = timeout or None
         self.broken: BackendFailure | None = None
@@ -265,15 +274,17 @@ class Backend:
         self._remote: ProcessRunner | None = None
         self._local: ThreadRunner | SignalRunner | None = None
         try:
-            self._create(factory, specs)
+            self._create(factory, specs, extra)
         except BaseException:
             self._stop()
             raise
 
-    def _create(self, factory: Callable[..., Any], specs: str | Path | None) -> None:
+    def _create(self, factory: Callable[..., Any], specs: str | Path | None,
+                extra: Mapping[str, Any] | None) -> None:
         if self.mode == "process":
             self._remote = ProcessRunner(self.name)
-            started = self._remote.start(self.system, specs, self.timeout)
+            started = self._remote.start(self.system, specs, self.timeout, extra,
+                                         tuple(self.codes.table), self.outcome_only)
             if started.status == "notfound":
                 raise BackendNotFound(started.detail)
             self.can_observe, self._can_close = self._result("create adapter", started)
@@ -281,7 +292,8 @@ class Backend:
             return
         self._local = (SignalRunner() if self.mode == "signal"
                        else ThreadRunner(f"authspec-backend-{self.name}"))
-        self.adapter = self._call("create adapter", instantiate, factory, self.system, specs)
+        self.adapter = self._call("create adapter", instantiate, factory, self.system, specs,
+                                  extra)
         if not callable(getattr(self.adapter, "perform", None)) or not callable(
                 getattr(self.adapter, "reset", None)):
             self.broken = BackendFailure(
@@ -338,10 +350,11 @@ class Backend:
     def perform(self, event: str, params: Mapping[str, Any]) -> Response:
         what = f"perform({event})"
         answer = self._call(what, "perform", event, dict(params))
-        problem = response_problem(answer, self._reasons)
+        problem = response_problem(answer, None if self.outcome_only else self._reasons,
+                                   self.codes.table)
         if problem is not None:
             raise BackendFailure("garbage", what, problem)
-        return answer  # type: ignore[no-any-return]
+        return self.codes.translate(answer)
 
     def observe(self) -> Observation | None:
         if not self.can_observe:
@@ -398,11 +411,14 @@ def _exception_detail(error: BaseException) -> str:
 
 def open_backend(name: str, system: System, specs: str | Path | None = None, *,
                  timeout: float | None = 10.0, mode: str = "auto",
-                 watch: Watch | None = None) -> Backend:
-    """Resolve ``name`` and start the backend (BackendNotFound / BackendFailure on error)."""
+                 watch: Watch | None = None, extra: Mapping[str, Any] | None = None,
+                 codes: Codes = NO_CODES, outcome_only: bool = False) -> Backend:
+    """Resolve ``name`` and start the backend (BackendNotFound / BackendFailure on error);
+    ``extra``: keyword arguments for factories that take them (``mapping``, ``base_url``);
+    ``codes``: the backend's own codes (codes.py), translated in every answer."""
     factory = resolve_backend(name)
     return Backend(factory, system, specs, timeout=timeout, name=name, mode=mode,
-                   watch=watch)
+                   watch=watch, extra=extra, codes=codes, outcome_only=outcome_only)
 
 
 __all__ = [

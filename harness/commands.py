@@ -28,6 +28,7 @@ from .console import (
     line,
     render_coverage,
     render_failure,
+    render_requests,
     render_steps,
     say,
 )
@@ -160,6 +161,7 @@ def _print_backend_error(console: Console, result: CheckResult, options: CheckOp
             "last one:")
         render_steps(console, result.system, result.error_steps,
                      show_secrets=options.show_secrets)
+        render_requests(console, result.error_steps, show_secrets=options.show_secrets)
 
 
 def print_outputs(console: Console, result: CheckResult) -> None:
@@ -251,6 +253,16 @@ def register(app: typer.Typer) -> None:
         supervise: Annotated[bool, typer.Option(
             help="Run the check in a child process and exit 0 only on the PASS it reports "
             "(--no-supervise: in this process, e.g. for a debugger)")] = True,
+        codes: Annotated[Path | None, typer.Option(
+            help="YAML file: the backend's own codes -> the spec reason(s) each stands for")
+        ] = None,
+        compare: Annotated[str, typer.Option(
+            help="'reason' (accepted, or refused for the same reason) or 'outcome' "
+            "(accepted or refused only)")] = "reason",
+        mapping: Annotated[Path | None, typer.Option(
+            help="--backend http: the YAML mapping of events to requests")] = None,
+        base_url: Annotated[str | None, typer.Option(
+            help="--backend http: the service's base URL (overrides the mapping's)")] = None,
     ) -> None:
         """Check a backend against the specs: exit 0 pass, 1 nonconformance, 2 error."""
         options = CheckOptions(
@@ -258,7 +270,9 @@ def register(app: typer.Typer) -> None:
             steps=steps, max_seconds=max_seconds or None, shrink_seconds=shrink_seconds,
             seed=seed, database=database, out=str(out), timeout=timeout or None,
             observe=observe, show_secrets=show_secrets, backend_mode=backend_mode.value,
-            require_coverage=require_coverage)
+            require_coverage=require_coverage,
+            codes=str(codes) if codes else None, compare=compare,
+            mapping=str(mapping) if mapping else None, base_url=base_url)
         if supervise:
             raise typer.Exit(supervised_check(options, show_coverage=coverage_table))
         console = make_console()

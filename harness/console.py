@@ -142,6 +142,19 @@ def render_failure(console: Console, system: System, failure: Failure, *,
         say(console, ("Rules at stake:", "bold"))
         for text in rule_lines(system, rules):
             say(console, text)
+    render_requests(console, failure.steps, show_secrets=show_secrets)
+
+
+def render_requests(console: Console, steps: Sequence[Step], *,
+                    show_secrets: bool = False) -> None:
+    """The trace as the HTTP requests that carried it (HTTP backends only), as curl."""
+    from .http_adapter import curl_lines
+
+    lines = curl_lines(group_steps(steps), show_secrets=show_secrets)
+    if lines:
+        say(console, ("The same trace as requests:", "bold"))
+        for text in lines:
+            console.print(line(text), highlight=False, soft_wrap=True)
 
 
 def render_steps(console: Console, system: System, steps: Sequence[Step], *,
@@ -162,6 +175,9 @@ def coverage_summary(coverage: Coverage) -> str:
     parts = []
     for category, (covered, declared) in coverage.summary().items():
         parts.append(f"{category} {covered}/{declared}")
+    coarse = coverage.coarse_only()
+    if coarse:
+        parts.append(f"checked only coarsely: {', '.join(coarse)}")
     return ", ".join(parts)
 
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from authspec.model import Outcome
 from authspec.model.ir import System, citation_order
 
+from .adapter import Response
+
 OTHERWISE = "<otherwise>"
 #: the categories counted, in the order of ``Coverage.declared``
 CATEGORIES = ("states", "transitions", "rejections", "reasons", "rules", "events")
@@ -44,6 +46,21 @@ class Coverage:
     events: dict[str, Tally[str]] = field(default_factory=dict)
     steps: int = 0
     examples: int = 0
+    #: spec reason -> refusals compared coarsely (a backend code standing for several
+    #: spec reasons, or ``--compare outcome``): see harness/codes.py
+    coarse: Tally[str] = field(default_factory=Tally)
+
+    def note_comparison(self, expected: Outcome, actual: Response, *,
+                        outcome_only: bool) -> None:
+        """Count a conforming refusal whose reason was only checked coarsely."""
+        if expected.accepted or expected.reason is None:
+            return
+        if outcome_only or len(actual.stands_for) > 1:
+            self.coarse[expected.reason] += 1
+
+    def coarse_only(self) -> list[str]:
+        """Spec reasons never checked exactly: only coarsely, every time they came up."""
+        return sorted(r for r in self.coarse if self.coarse[r] >= self.reasons.get(r, 0))
 
     def start(self, configuration: dict[str, str]) -> None:
         self.examples += 1

@@ -25,8 +25,9 @@ from authspec.model.expr import policy_checker
 from authspec.model.ir import System, Variable
 from authspec.model.secrets import hint, relation
 
-from .adapter import Observation
+from .adapter import Observation, Response
 from .backends import Backend, BackendFailure
+from .codes import Codes
 from .coverage import Coverage
 from .deadlines import Watch
 from .options import CheckOptions
@@ -52,6 +53,7 @@ class RunState:
     secret_variables: frozenset[str] = field(init=False)
     variables: Mapping[str, Variable] = field(init=False)
     policy_checks: Mapping[str, Callable[[str], bool]] = field(init=False)
+    codes: Codes = field(init=False)  # the backend's own codes (--codes), see codes.py
     failures: list[Failure] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     first_failure_at: float | None = None
@@ -72,6 +74,7 @@ class RunState:
             v.qualified for v in self.system.variables if v.secret)
         self.variables = {v.qualified: v for v in self.system.variables}
         self.policy_checks = {p.name: policy_checker(p) for p in self.system.policies}
+        self.codes = self.backend.codes
 
     @property
     def elapsed(self) -> float:
@@ -163,11 +166,13 @@ class Driver:
         except BackendFailure as error:
             step = Step(index, event, dict(params), expected, None, origin, hints)
             raise BackendAbort(error, (*self.trace, step)) from error
-        step = Step(index, event, dict(params), expected, actual, origin, hints)
+        outcome_only = run.options.compare == "outcome"
+        step = Step(index, event, dict(params), expected, actual, origin, hints, outcome_only)
         self.trace.append(step)
-        if not conforms(expected, actual):
-            self.fail("outcome", f"expected {expected}, the backend answered {actual}",
+        if not conforms(expected, actual, outcome_only=outcome_only):
+            self.fail("outcome", _describe_difference(expected, actual),
                       rules=expected.rules)
+        run.coverage.note_comparison(expected, actual, outcome_only=outcome_only)
         if run.options.observe and run.backend.can_observe:
             try:
                 observation = run.backend.observe()
@@ -234,3 +239,10 @@ class Driver:
             hints[param.name] = hint(len(value), fits, relations)
         return hints
 
+
+
+def _describe_difference(expected: Outcome, actual: Response) -> str:
+    text = f"expected {expected}, the backend answered {actual}"
+    if actual.stands_for:
+        text += f" (standing for {', '.join(sorted(actual.stands_for))})"
+    return text

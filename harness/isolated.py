@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import traceback
+from collections.abc import Mapping
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -75,11 +76,13 @@ class ProcessRunner:
         self._requests = Connection(request_w, readable=False)
         self._answers = Connection(answer_r, writable=False)
 
-    def start(self, system: System, specs: str | Path | None,
-              timeout: float | None) -> CallResult:
-        """Make the adapter in the worker: ok with (can_observe, can_close)."""
+    def start(self, system: System, specs: str | Path | None, timeout: float | None,
+              extra: Mapping[str, Any] | None = None,
+              mapped: tuple[str, ...] = (), outcome_only: bool = False) -> CallResult:
+        """Make the adapter in the worker: ok with (can_observe, can_close). ``extra``: the
+        factory's keyword arguments; ``mapped``: the backend codes a codes file translates."""
         request = ("create", self.name, system, None if specs is None else str(specs),
-                   list(sys.path))
+                   list(sys.path), dict(extra or {}), mapped, outcome_only)
         return self._ask(request, max(timeout or 0.0, START_SECONDS))
 
     def call(self, method: str, args: tuple[Any, ...], timeout: float | None) -> CallResult:
@@ -131,20 +134,25 @@ class _Worker:
     def __init__(self) -> None:
         self.adapter: Any = None
         self.system: System | None = None
-        self.reasons: tuple[str, ...] = ()
+        self.reasons: tuple[str, ...] | None = ()
+        self.mapped: tuple[str, ...] = ()
 
-    def create(self, name: str, system: System, specs: str | None,
-               path: list[str]) -> tuple[str, Any, str]:
+    def create(self, name: str, system: System, specs: str | None, path: list[str],
+               extra: Mapping[str, Any], mapped: tuple[str, ...],
+               outcome_only: bool) -> tuple[str, Any, str]:
         from .backends import BackendNotFound, instantiate, resolve_backend
 
         sys.path[:] = path
         self.system = system
         self.reasons = tuple(sorted(r.code for r in system.reasons))
+        self.mapped = mapped
+        if outcome_only:
+            self.reasons = None
         try:
             factory = resolve_backend(name)
         except BackendNotFound as error:
             return "notfound", None, str(error)
-        self.adapter = instantiate(factory, system, specs)
+        self.adapter = instantiate(factory, system, specs, extra)
         return "ok", (callable(getattr(self.adapter, "observe", None)),
                       callable(getattr(self.adapter, "close", None))), ""
 
@@ -157,7 +165,7 @@ class _Worker:
         return "ok", None, ""
 
     def _plain_response(self, answer: Any) -> tuple[str, Any, str]:
-        problem = response_problem(answer, self.reasons)
+        problem = response_problem(answer, self.reasons, self.mapped)
         if problem is not None:
             return "garbage", None, problem
         return "ok", Response(answer.accepted, answer.reason), ""

@@ -46,3 +46,7 @@ class CheckOptions:
     repeat_cap: int = DEFAULT_REPEAT_CAP  # the longest single repeat
     backend_mode: str = "auto"  # how deadlines are kept: auto, signal, thread, process
     require_coverage: bool = False  # a pass short of the sweep's coverage exits 1
+    codes: str | None = None  # YAML file: backend code -> spec reason(s) (harness/codes.py)
+    compare: str = "reason"  # "reason", or "outcome": accepted/refused only
+    mapping: str | None = None  # the HTTP mapping file (--backend http)
+    base_url: str | None = None  # the HTTP service's base URL (--backend http)

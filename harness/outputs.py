@@ -25,7 +25,7 @@ from authspec.model.ir import System
 
 from .coverage import Coverage
 from .records import Failure
-from .replay_file import replay_name, replay_source
+from .replay_file import replay_file_source, replay_name
 from .runfiles import (
     COVERAGE_FILE,
     FAILURE_FILE,
@@ -101,7 +101,8 @@ def _remove_older_run(out: Path) -> str | None:
 
 
 def write_run_files(out: Path, system: System, coverage: Coverage, failure: Failure | None,
-                    backend: str, specs: str | None, *, show_secrets: bool) -> WrittenFiles:
+                    backend: str, specs: str | None, *, show_secrets: bool,
+                    http: tuple[str, str | None] | None = None) -> WrittenFiles:
     """The run's files in ``out`` as one step (see the module docstring); raises
     ``RunFileWriteError`` (nothing new written) or ``ReplayValueError``."""
     coverage_path, failure_path = out / COVERAGE_FILE, out / FAILURE_FILE
@@ -111,7 +112,7 @@ def write_run_files(out: Path, system: System, coverage: Coverage, failure: Fail
         written = WrittenFiles(coverage_path)
     else:
         replay_path = out / replay_name(failure, backend)
-        files[replay_path] = replay_source(system, failure, backend, specs)
+        files[replay_path] = replay_file_source(system, failure, backend, specs, http)
         record = failure_record(system, failure, backend, show_secrets=show_secrets)
         files[failure_path] = json_text(record, indent=1)
         written = WrittenFiles(coverage_path, failure_path, replay_path)

@@ -36,10 +36,12 @@ class Step:
     actual: Response | None  # None when the backend failed to answer
     origin: Origin  # which part of the run sent it (see ``Origin``)
     hints: Mapping[str, str] = field(default_factory=dict)  # secret param -> what it is
+    outcome_only: bool = False  # compared accepted/refused only (--compare outcome)
 
     @property
     def conforms(self) -> bool:
-        return self.actual is not None and conforms(self.expected, self.actual)
+        return self.actual is not None and conforms(self.expected, self.actual,
+                                                    outcome_only=self.outcome_only)
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,14 @@ class RunOver(RunInterrupt):
         super().__init__(why)
 
 
-def conforms(expected: Outcome, actual: Response) -> bool:
-    """Whether the backend's answer is the model's: accepted, or refused for the same reason."""
-    if expected.accepted:
-        return actual.accepted
-    return not actual.accepted and actual.reason == expected.reason
+def conforms(expected: Outcome, actual: Response, *, outcome_only: bool = False) -> bool:
+    """Whether the backend's answer is the model's: accepted, or refused for the same reason
+    (a backend code standing for several spec reasons conforms when the model's reason is
+    among them; with ``outcome_only``, any refusal conforms to a refusal)."""
+    if expected.accepted or outcome_only:
+        return actual.accepted == expected.accepted
+    if actual.accepted:
+        return False
+    if actual.stands_for:
+        return expected.reason in actual.stands_for
+    return actual.reason == expected.reason

@@ -130,8 +130,32 @@ def replay_name(failure: Failure, backend: str) -> str:
     return f"replay_{digest.hexdigest()[:12]}.py"
 
 
+def with_http(source: str, mapping: str, base_url: str | None) -> str:
+    """The replay file of an HTTP check: it replays over HTTP against
+    ``$AUTHSPEC_REPLAY_BASE_URL`` (by default the URL checked), with the same mapping."""
+    lines = [
+        "# Over HTTP: AUTHSPEC_REPLAY_BASE_URL=http://host:port replays against another "
+        "service.",
+        f"os.environ.setdefault('AUTHSPEC_REPLAY_MAPPING', {str(Path(mapping).resolve())!r})",
+    ]
+    if base_url:
+        lines.append(f"os.environ.setdefault('AUTHSPEC_REPLAY_BASE_URL', {base_url!r})")
+    marker = "\n\n\ndef test_replay():"
+    head, sep, tail = source.partition(marker)
+    return head + "\n" + "\n".join(lines) + sep + tail if sep else source
+
+
 def write_replay(out: str | Path, system: System, failure: Failure, backend: str,
-                 specs: str | None) -> Path:
-    """``out/replay_<hash>.py``, written atomically."""
+                 specs: str | None, *, http: tuple[str, str | None] | None = None) -> Path:
+    """``out/replay_<hash>.py``, written atomically; ``http``: (mapping, base URL) of an
+    HTTP check."""
     path = Path(out) / replay_name(failure, backend)
-    return write_text_atomically(path, replay_source(system, failure, backend, specs))
+    return write_text_atomically(path, replay_file_source(system, failure, backend, specs,
+                                                          http))
+
+
+def replay_file_source(system: System, failure: Failure, backend: str, specs: str | None,
+                       http: tuple[str, str | None] | None = None) -> str:
+    """The replay file's text, over HTTP when ``http`` is given."""
+    source = replay_source(system, failure, backend, specs)
+    return source if http is None else with_http(source, *http)

@@ -32,13 +32,15 @@ from hypothesis.errors import Flaky
 from hypothesis.stateful import get_state_machine_test
 
 from authspec.model import SpecErrors, load
-from authspec.model.errors import AuthspecError
+from authspec.model.errors import AuthspecError, SpecError
 from authspec.model.ir import System
 
 from .backends import Backend, BackendFailure, BackendModeError, BackendNotFound, open_backend
+from .codes import COMPARE_MODES, Codes, load_codes
 from .coverage import Coverage
 from .deadlines import Watch
 from .driver import RunState
+from .http_mapping import load_mapping
 from .machine import build_machine, class_name
 from .minimise import minimise, replay
 from .options import CheckOptions
@@ -150,10 +152,15 @@ def check(options: CheckOptions, *,
         problem = prepare_out(Path(options.out))
         if problem is not None:
             return usage(problem)
+    codes = _codes_and_mapping(options, system)
+    if isinstance(codes, str):
+        return usage(codes)
     try:
         backend = open_backend(options.backend, system, options.specs,
                                timeout=options.timeout, mode=options.backend_mode,
-                               watch=watch)
+                               watch=watch,
+                               extra={"mapping": options.mapping, "base_url": options.base_url},
+                               codes=codes, outcome_only=options.compare == "outcome")
     except (BackendNotFound, BackendModeError) as error:
         return usage(str(error))
     except BackendFailure as error:
@@ -170,6 +177,26 @@ def check(options: CheckOptions, *,
     if options.out:
         _write_run_files(result, options, Path(options.out))
     return result
+
+
+def _codes_and_mapping(options: CheckOptions, system: System) -> Codes | str:
+    """The backend's own codes (--codes), once the codes file, the HTTP mapping and
+    --compare are found sound; otherwise what is wrong with them (a usage error)."""
+    try:
+        codes = load_codes(options.codes, system)
+    except (SpecErrors, SpecError) as errors:
+        return f"the codes file does not load:\n{errors}"
+    if options.backend == "http" and options.mapping is None:
+        return ("--backend http needs --mapping FILE (the requests of each event; "
+                "examples/http/reference-bank.yaml is an example)")
+    if options.mapping is not None:
+        try:
+            load_mapping(options.mapping, system)
+        except (SpecErrors, SpecError) as errors:
+            return f"the mapping does not load:\n{errors}"
+    if options.compare not in COMPARE_MODES:
+        return f"--compare {options.compare}: give one of {', '.join(COMPARE_MODES)}"
+    return codes
 
 
 def _closed(result: CheckResult, failure: BackendFailure | None) -> None:
@@ -323,9 +350,11 @@ def _write_run_files(result: CheckResult, options: CheckOptions, out: Path) -> N
     A file that cannot be written is ``result.output_error``: the verdict stands."""
     assert result.system is not None and result.coverage is not None
     specs = str(Path(options.specs).resolve()) if options.specs else None
+    http = (options.mapping, options.base_url) if options.mapping else None
     try:
         written = write_run_files(out, result.system, result.coverage, result.failure,
-                                  options.backend, specs, show_secrets=options.show_secrets)
+                                  options.backend, specs, show_secrets=options.show_secrets,
+                                  http=http)
     except (RunFileWriteError, ReplayValueError) as error:
         result.output_error = str(error)
         return

@@ -224,6 +224,8 @@ def coverage_record(coverage: Coverage) -> dict[str, Any]:
                           for k in ("sent", "accepted", "rejected")}
                       for e in declared["events"]}
     data["uncovered"] = {c: coverage.uncovered(c) for c in declared}
+    data["coarse"] = {"reasons": dict(sorted(coverage.coarse.items())),
+                      "only_coarsely": coverage.coarse_only()}
     data["totals"] = {c: {"covered": a, "declared": b}
                       for c, (a, b) in coverage.summary().items()}
     return data
