@@ -115,3 +115,34 @@ def test_simulate_reports_a_broken_invariant_at_its_step(tmp_path: Path) -> None
     third = result.stdout.split("  3. ")[1]
     assert "invariant broken: door.at_most_three (opened_times <= 1" in third
     assert "1 not as expected" not in result.stdout.split("  3. ")[0]
+
+
+def _door_with_error_at_line_100(tmp_path: Path) -> Path:
+    """The door spec with a type error at door.yaml:100 and markup in a rule's reading."""
+    import shutil
+    spec = tmp_path / "door"
+    shutil.copytree(ROOT / "tests" / "specs" / "door", spec)
+    door = spec / "door.yaml"
+    lines = door.read_text().splitlines()
+    when = next(i for i, line in enumerate(lines) if "when: opened_times < 3" in line)
+    lines[when] = "    when: opened_times < 'x'"
+    lines[when:when] = ["    # padding"] * (99 - when)
+    door.write_text("\n".join(lines) + "\n")
+    rules = spec / "rules.yaml"
+    rules.write_text(rules.read_text().replace(
+        "reading: The door opens only with the right code.",
+        "reading: \"[bold]The door[/bold] opens :100: only [red]with[/] the code.\""))
+    return spec
+
+
+def test_no_user_text_is_read_as_rich_markup_or_emoji(tmp_path: Path) -> None:
+    spec = _door_with_error_at_line_100(tmp_path)
+    result = authspec("validate", str(spec))
+    assert result.returncode == 1
+    assert re.search(r"door\.yaml:100:\d+: error: expected int", result.stdout), result.stdout
+    assert "\N{HUNDRED POINTS SYMBOL}" not in result.stdout
+    door = spec / "door.yaml"
+    door.write_text(door.read_text().replace("opened_times < 'x'", "opened_times < 3"))
+    table = authspec("trace", str(spec))
+    assert "[bold]The door[/bold] opens :100:" in table.stdout, table.stdout
+    assert "[red]with[/]" in table.stdout
