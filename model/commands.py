@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .checks import check_system, errors
+from .checks import SOLVER_BUDGET_S, SOLVER_TIMEOUT_MS, check_system, errors
 from .console import PIPE_WIDTH, output_width, plain, plain_console
-from .errors import SpecErrors
+from .errors import ModelError, SpecErrors
 from .ir import System, citing_name
 from .loader import load
 from .secrets import masked
@@ -35,6 +35,13 @@ SpecsArg = Annotated[Path | None, typer.Argument(
 
 
 def load_or_exit(specs: Path | None, out: Console) -> System:
+    """The system at ``specs``; its errors printed and exit 1 when it does not load, exit 2
+    when there is nothing at ``specs`` (a usage error)."""
+    if specs is not None and not _exists(specs):
+        out.print(f"error: {specs}: no such file or folder")
+        out.print("    hint: give the folder of the specs (holding system.yaml) or a system "
+                  "file")
+        raise typer.Exit(2)
     try:
         return load(specs)
     except SpecErrors as err:
@@ -44,13 +51,24 @@ def load_or_exit(specs: Path | None, out: Console) -> System:
         raise typer.Exit(1) from None
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def validate(specs: SpecsArg = None,
              strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
+             solver_timeout: Annotated[int, typer.Option(
+                 min=1, help="Milliseconds Z3 may spend on each query.")] = SOLVER_TIMEOUT_MS,
+             solver_budget: Annotated[float, typer.Option(
+                 min=0.1, help="Seconds Z3 may spend on all the queries.")] = SOLVER_BUDGET_S,
              ) -> None:
     """Load the specs and run every static check; exit 1 on errors."""
     out = plain_console()
     system = load_or_exit(specs, out)
-    findings = check_system(system)
+    findings = check_system(system, timeout_ms=solver_timeout, budget_s=solver_budget)
     for finding in findings:
         out.print(finding.format())
     n_errors = len(errors(findings))
@@ -83,7 +101,11 @@ def simulate(trace: Annotated[Path, typer.Argument(help="Trace file (YAML or JSO
     except Exception as err:
         out.print(str(err))
         raise typer.Exit(2) from None
-    results = run_trace(system, steps)
+    try:
+        results = run_trace(system, steps)
+    except ModelError as err:
+        out.print(f"error: the spec fails while running the trace: {err}")
+        raise typer.Exit(2) from None
     failed = 0
     for result in results:
         event = system.event(result.step.event)

@@ -740,6 +740,11 @@ def walk(node: Node):
         yield from walk(child)
 
 
+def children(node: Node) -> tuple[Node, ...]:
+    """The direct sub-expressions of ``node``."""
+    return _children(node)
+
+
 def _children(node: Node) -> tuple[Node, ...]:
     if isinstance(node, Unary):
         return (node.operand,)

@@ -593,7 +593,9 @@ class _Builder:
             self.errors.append(SpecError(doc.expr_span(path, err.offset),
                                          f"{err.message}{context}", err.hint))
             return None
-        return Expr(text, tree, typ, doc.span(path))
+        offsets = tuple((at, doc.expr_span(path, at)) for at in sorted(
+            {node.offset for node in ex.walk(tree)}))
+        return Expr(text, tree, typ, doc.span(path), offsets)
 
 
 def _display(path: Path) -> str:

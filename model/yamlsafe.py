@@ -275,7 +275,7 @@ def _scalar(node: yaml.Node, file: str, loader: yaml.SafeLoader) -> Any:
         value = loader.construct_object(node, deep=True)
     except (yaml.YAMLError, ArithmeticError, ValueError, TypeError, KeyError, AttributeError,
             IndexError):
-        raise SpecError(_span(file, node), f"{str(node.value)[:40]!r} is not a valid {name}",
+        raise SpecError(_span(file, node), f"this value is not a valid {name}",
                         "remove the '!!' tag, or write a value of that type") from None
     if isinstance(value, int) and not isinstance(value, bool) and (
             abs(value) >= 10 ** MAX_INT_DIGITS):

@@ -55,7 +55,7 @@ EXPECTED = {
     "control_char": ("door.yaml", 10, 10, "control character U+0001 is not allowed"),
     "huge_int": ("door.yaml", 6, 42, "an integer of 4400 characters; the limit is 18 digits"),
     "deep_yaml": ("door.yaml", 8, 56, "nested more than 50 levels deep"),
-    "tag_on_scalar": ("door.yaml", 4, 7, "'door' is not a valid timestamp"),
+    "tag_on_scalar": ("door.yaml", 4, 7, "this value is not a valid timestamp"),
     "map_tag_on_scalar": ("door.yaml", 10, 9, "tag !!map on a single value"),
     "machine_is_folder": ("system.yaml", 7, 23, "doors: this is a folder, not a file"),
     "machine_is_device": ("system.yaml", 7, 23, "/dev/zero: this is not a regular file"),
@@ -64,6 +64,7 @@ EXPECTED = {
     "deep_parentheses": ("door.yaml", 17, 43, "nests more than 32 levels deep"),
     "minus_chain": ("door.yaml", 17, 58, "nests more than 32 levels deep"),
     "list_compare": ("door.yaml", 17, 32, "a list may only follow 'in' or 'not in'"),
+    "modulo_by_zero": ("door.yaml", 17, 15, "divides by door.opened_times, which can be 0"),
 }
 
 
@@ -95,7 +96,8 @@ def test_broken_spec_is_reported_where_it_is_broken(case: str) -> None:
 
 @pytest.mark.parametrize("case", ["nondeterminism", "unknown_state", "alias_bomb", "bad_yaml",
                                   "control_char", "huge_int", "deep_yaml", "tag_on_scalar",
-                                  "machine_is_device", "deep_parentheses", "list_compare"])
+                                  "machine_is_device", "deep_parentheses", "list_compare",
+                                  "modulo_by_zero"])
 def test_validate_command_exits_non_zero_with_location(case: str) -> None:
     result = subprocess.run([sys.executable, "-m", "authspec", "validate", str(BROKEN / case)],
                             capture_output=True, text=True, timeout=120)

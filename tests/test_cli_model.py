@@ -146,3 +146,33 @@ def test_no_user_text_is_read_as_rich_markup_or_emoji(tmp_path: Path) -> None:
     table = authspec("trace", str(spec))
     assert "[bold]The door[/bold] opens :100:" in table.stdout, table.stdout
     assert "[red]with[/]" in table.stdout
+
+
+def test_simulate_never_prints_a_secret_in_an_error(tmp_path: Path) -> None:
+    trace = tmp_path / "t.yaml"
+    trace.write_text("- event: register\n  params: {initial_login_password: 987654}\n")
+    result = authspec("simulate", str(trace))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "initial_login_password=<secret int> is not a str" in result.stdout, result.stdout
+    assert "987654" not in result.stdout + result.stderr
+
+
+def test_simulate_reports_a_division_by_zero_of_the_spec_without_traceback(
+        tmp_path: Path) -> None:
+    from spec_variants import door_copy
+    spec = door_copy(tmp_path, ("do: {opened_times: opened_times + 1}",
+                                "do: {opened_times: 1 // opened_times}"))
+    trace = tmp_path / "t.yaml"
+    trace.write_text("- {event: open, params: {code: '1234'}}\n")
+    result = authspec("simulate", str(trace), "--specs", str(spec))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert re.search(r"door\.yaml:18:\d+: .*division", result.stdout), result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "[division-by-zero]" in authspec("validate", str(spec)).stdout
+
+
+def test_a_missing_spec_folder_is_a_usage_error(tmp_path: Path) -> None:
+    for command in ("validate", "trace"):
+        result = authspec(command, str(tmp_path / "nowhere"))
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "no such file or folder" in result.stdout

@@ -122,6 +122,8 @@ cases["minus_chain"] = ("door", "    when: opened_times < 3\n",
                         "    when: opened_times < " + "-" * 1900 + "3\n")
 cases["list_compare"] = ("door", "    when: opened_times < 3\n",
                          "    when: opened_times < 3 and [1, 2] == [1]\n")
+cases["modulo_by_zero"] = ("door", "    when: opened_times < 3\n",
+                           "    when: 5 % opened_times == 0 and opened_times < 3\n")
 cases["duplicate_machine"] = ("system", "machines: [door.yaml]", "machines: [door.yaml, door2.yaml]")
 for name, change in cases.items():
     d = out / name
