@@ -170,8 +170,12 @@ def trace(specs: SpecsArg = None,
             buffer = io.StringIO()
             _print_text(plain_console(file=buffer, width=PIPE_WIDTH), table, lang)
             text = buffer.getvalue()
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text, encoding="utf-8")
+        except OSError as error:
+            out.print(f"error: cannot write {output}: {error.strerror or error}")
+            raise typer.Exit(2) from None
         out.print(_summary(table) + f" (written to {output})")
     elif fmt == "json":
         print(json.dumps(table.as_json(), ensure_ascii=False, indent=2))

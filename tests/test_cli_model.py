@@ -176,3 +176,17 @@ def test_a_missing_spec_folder_is_a_usage_error(tmp_path: Path) -> None:
         result = authspec(command, str(tmp_path / "nowhere"))
         assert result.returncode == 2, result.stdout + result.stderr
         assert "no such file or folder" in result.stdout
+
+
+def test_an_output_that_cannot_be_written_is_a_usage_error(tmp_path: Path) -> None:
+    """trace, diagram and report name the file they cannot write and exit 2, no traceback."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    runs = [("trace", "specs", "--out", str(blocker / "matrix.txt")),
+            ("diagram", "tests/specs/door", "-o", str(blocker), "--format", "mermaid"),
+            ("report", "tests/specs/door", "-o", str(tmp_path))]
+    for args in runs:
+        result = authspec(*args)
+        assert result.returncode == 2, (args, result.stdout + result.stderr)
+        assert "cannot write" in result.stdout + result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stdout + result.stderr
