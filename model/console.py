@@ -4,14 +4,17 @@ By default rich reads ``[...]`` in a printed string as markup (``[bold]`` and th
 dropped) and ``:name:`` as an emoji code (``door.yaml:100:34`` would print as
 ``door.yaml💯34``). Paths, spec text, reason codes and backend answers are user text, so
 every command prints through ``plain_console()``: markup, emoji and highlighting off. Table cells
-are given as ``plain(text)``, a ``rich.text.Text``, which is never parsed either.
+are given as ``plain(text)``, a ``rich.text.Text``, which is never parsed either. Both show
+control characters other than line breaks and tabs as ``\\xNN`` escapes, so spec text (YAML
+allows ``"\\e[2J"`` in a quoted string) cannot send terminal escape sequences.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import IO
+import unicodedata
+from typing import IO, Any
 
 from rich.console import Console
 from rich.text import Text
@@ -28,8 +31,21 @@ def plain_console(file: IO[str] | None = None, width: int | None = None) -> Cons
     is ``PIPE_WIDTH`` columns wide."""
     if width is None and file is None:
         width = output_width()
-    return Console(file=file, width=width, markup=False, emoji=False, highlight=False,
-                   soft_wrap=True)
+    return _PlainConsole(file=file, width=width, markup=False, emoji=False, highlight=False,
+                         soft_wrap=True)
+
+
+class _PlainConsole(Console):
+    """A Console whose printed strings have their control characters made visible."""
+
+    def print(self, *objects: Any, **options: Any) -> None:  # type: ignore[override]
+        super().print(*(visible(o) if isinstance(o, str) else o for o in objects), **options)
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters but line breaks and tabs written as ``\\xNN``."""
+    return "".join(f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" and c not in "\n\t"
+                   else c for c in text)
 
 
 def output_width() -> int | None:
@@ -40,4 +56,4 @@ def output_width() -> int | None:
 
 def plain(text: str) -> Text:
     """``text`` as a renderable that rich shows verbatim (for table cells and titles)."""
-    return Text(text)
+    return Text(visible(text))

@@ -190,3 +190,14 @@ def test_an_output_that_cannot_be_written_is_a_usage_error(tmp_path: Path) -> No
         assert result.returncode == 2, (args, result.stdout + result.stderr)
         assert "cannot write" in result.stdout + result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_spec_text_cannot_send_terminal_escapes(tmp_path: Path) -> None:
+    """YAML allows "\\e[2J" in a quoted string; the console shows it, never sends it."""
+    from spec_variants import door_copy
+    spec = door_copy(tmp_path, ("reading: The door opens only with the right code.",
+                                'reading: "\\e[2J\\e]0;owned\\x07The door opens."'),
+                     file="rules.yaml")
+    result = authspec("trace", str(spec))
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "\\x1b[2J" in result.stdout, result.stdout
