@@ -103,6 +103,8 @@ def diagram(
                 typer.echo(f"wrote {path} ({_size(path)})")
     except RenderError as error:
         raise _fail(str(error)) from error
+    except OSError as error:
+        raise _fail(f"cannot write the diagrams into {out}: {error.strerror or error}") from None
 
 
 def report(
@@ -143,8 +145,11 @@ def report(
                            diff=spec_diff, lang=lang)
     except RenderError as error:
         raise _fail(str(error)) from error
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html, encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(html, encoding="utf-8")
+    except OSError as error:
+        raise _fail(f"cannot write {out}: {error.strerror or error}") from None
     typer.echo(f"wrote {out} ({_size(out)})")
 
 
@@ -176,8 +181,8 @@ def diff(
     if diagram_dir is not None and result:
         if fmt not in ("svg", "png", "dot"):
             raise _fail("--format for diff diagrams: svg, png or dot")
-        diagram_dir.mkdir(parents=True, exist_ok=True)
         try:
+            diagram_dir.mkdir(parents=True, exist_ok=True)
             for name, dot in diff_dots(result, lang).items():
                 path = diagram_dir / f"diff-{name}.{fmt}"
                 if fmt == "dot":
@@ -187,6 +192,8 @@ def diff(
                 typer.echo(f"wrote {path} ({_size(path)})", err=as_json)
         except RenderError as error:
             raise _fail(str(error)) from error
+        except OSError as error:
+            raise _fail(f"cannot write into {diagram_dir}: {error.strerror or error}") from None
     if exit_code and result:
         raise typer.Exit(1)
 

@@ -331,30 +331,68 @@ def _summary(category: str, fields: dict[str, str]) -> str:
 # -- sources: folders and git revisions ----------------------------------------------------------
 
 
+REV_HINT = "give a branch, a tag or a commit, e.g. git:HEAD~1 or git:main:specs"
+
+
 @contextmanager
 def spec_source(spec: str, repo: Path | None = None) -> Iterator[Path]:
-    """A folder holding the specs named by ``spec``: itself, or ``git:REV[:PATH]`` extracted."""
+    """A folder holding the specs named by ``spec``: itself, or ``git:REV[:PATH]`` extracted.
+
+    ``REV`` is resolved to a commit first (``git rev-parse --verify --end-of-options``), and
+    only that commit's hash reaches ``git archive``: a revision such as ``--output=FILE`` is
+    refused, never passed to git as an option. Raise ``ValueError`` (a usage error) with a hint
+    for a revision or path that does not name specs."""
     if not spec.startswith("git:"):
         yield Path(spec)
         return
     rev, _, path = spec[4:].partition(":")
     path = path or "specs"
+    if not rev or rev.startswith("-"):
+        raise ValueError(f"{spec}: {'a revision cannot start with -' if rev else 'no revision'}"
+                         f"; {REV_HINT}")
     cwd = repo or Path.cwd()
+    root = _git_root(spec, cwd)
+    commit = _commit(spec, rev, root)
+    rel = _inside(spec, cwd, path, root)
+    done = subprocess.run(["git", "archive", "--format=tar", commit, "--", rel.as_posix()],
+                          cwd=root, capture_output=True)
+    if done.returncode != 0:
+        raise ValueError(f"{spec}: git archive failed: "
+                         f"{done.stderr.decode(errors='replace').strip()}; is {path} in {rev}?")
+    with tempfile.TemporaryDirectory(prefix="authspec-diff-") as tmp:
+        try:
+            with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
+                tar.extractall(tmp, filter="data")
+        except (tarfile.TarError, OSError) as error:
+            raise ValueError(f"{spec}: cannot extract {path} at {rev}: {error}") from None
+        yield Path(tmp) / rel
+
+
+def _git_root(spec: str, cwd: Path) -> Path:
     top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cwd, capture_output=True,
                          text=True)
     if top.returncode != 0:
         raise ValueError(f"{spec}: not inside a git repository ({top.stderr.strip()})")
-    root = Path(top.stdout.strip())
-    rel = (cwd / path).resolve().relative_to(root.resolve()) if not Path(path).is_absolute() \
-        else Path(path).resolve().relative_to(root.resolve())
-    done = subprocess.run(["git", "archive", "--format=tar", rev, "--", rel.as_posix()],
-                          cwd=root, capture_output=True)
-    if done.returncode != 0:
-        raise ValueError(f"{spec}: git archive failed: {done.stderr.decode(errors='replace')}")
-    with tempfile.TemporaryDirectory(prefix="authspec-diff-") as tmp:
-        with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
-            tar.extractall(tmp, filter="data")
-        yield Path(tmp) / rel
+    return Path(top.stdout.strip())
+
+
+def _commit(spec: str, rev: str, root: Path) -> str:
+    """The commit hash ``rev`` names; ``ValueError`` with a hint when it names none."""
+    found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", "--end-of-options",
+                            f"{rev}^{{commit}}"], cwd=root, capture_output=True, text=True)
+    commit = found.stdout.strip()
+    if found.returncode != 0 or not commit or commit.startswith("-"):
+        raise ValueError(f"{spec}: {rev!r} is not a revision of this repository; {REV_HINT}")
+    return commit
+
+
+def _inside(spec: str, cwd: Path, path: str, root: Path) -> Path:
+    """``path`` relative to the repository root; ``ValueError`` when it is outside."""
+    target = Path(path) if Path(path).is_absolute() else cwd / path
+    try:
+        return target.resolve().relative_to(root.resolve())
+    except ValueError:
+        raise ValueError(f"{spec}: {path} is outside the repository {root}") from None
 
 
 def diff_specs(old: str, new: str, repo: Path | None = None) -> SpecDiff:

@@ -8,6 +8,10 @@ Guard checks, decided with the Z3 SMT solver over the declared domains (int boun
 values, the states of every machine); ``matches(x, policy)`` is an uninterpreted predicate:
 - ``nondeterminism``: two transitions of one event from one state whose guards can both hold;
 - ``effect-out-of-range``: an effect that can push an int variable outside its bounds;
+- ``division-by-zero``: a ``//`` or ``%`` whose divisor can be 0 where it is evaluated (a
+  guard in its source states once the refusals before it do not apply, an effect when its
+  guard holds, an invariant anywhere; ``and``/``or``/``implies`` evaluate their right side
+  only when needed, so ``d != 0 and x // d > 1`` is safe);
 - ``dead-transition`` (warning): a guard that can never hold;
 - ``shadowed-refusal`` (warning): a refusal that never decides, because refusals before it in
   priority order always apply first (or its own guard can never hold);
@@ -22,12 +26,16 @@ Traceability checks against the rules catalogue:
 And: ``invariant-broken-initially``, ``unused-reason`` and ``unused-event`` (warnings).
 
 Each finding carries the place in the spec and what to do about it. Z3 answers *sat*,
-*unsat* or *unknown*; an *unknown* is reported as a warning, never silently passed.
+*unsat* or *unknown*; every query has a time limit (``SOLVER_TIMEOUT_MS``) and all the queries
+of one ``check_system`` a budget (``SOLVER_BUDGET_S``). A query Z3 does not decide in time is
+reported as a ``solver-undecided`` warning at the element it is about, never silently passed.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -49,8 +57,19 @@ from .ir import (
     Type,
     citing_name,
 )
+from .secrets import DRAWN
 
-SOLVER_TIMEOUT_MS = 5000
+SOLVER_TIMEOUT_MS = 2000
+SOLVER_BUDGET_S = 20.0
+
+
+@dataclass(frozen=True)
+class _Limits:
+    timeout_ms: int
+    deadline: float  # time.monotonic() after which no query is started
+
+
+_LIMITS: ContextVar[_Limits | None] = ContextVar("solver_limits", default=None)
 
 
 @dataclass(frozen=True)
@@ -68,11 +87,20 @@ class Finding:
         return self.as_error().format()
 
 
-def check_system(system: System) -> list[Finding]:
-    """Run every static check; findings sorted by place."""
-    findings: list[Finding] = []
-    for check in (_citations, _graph, _guards, _priorities, _initial_invariants, _unused):
-        findings.extend(check(system))
+def check_system(system: System, *, timeout_ms: int = SOLVER_TIMEOUT_MS,
+                 budget_s: float = SOLVER_BUDGET_S) -> list[Finding]:
+    """Run every static check; findings sorted by place.
+
+    Each Z3 query gets ``timeout_ms``, all of them together ``budget_s`` seconds; what is not
+    decided in time is a ``solver-undecided`` warning."""
+    token = _LIMITS.set(_Limits(timeout_ms, time.monotonic() + budget_s))
+    try:
+        findings: list[Finding] = []
+        for check in (_citations, _graph, _guards, _priorities, _divisions, _initial_invariants,
+                      _unused):
+            findings.extend(check(system))
+    finally:
+        _LIMITS.reset(token)
     return sorted(findings, key=lambda f: (f.span, f.code))
 
 
@@ -259,8 +287,13 @@ class _Encoder:
 
 
 def _solve(constraints: list[Any]) -> tuple[str, Any]:
+    """"sat" and a model, "unsat", or "unknown" (not decided in time, or budget spent)."""
+    limits = _LIMITS.get() or _Limits(SOLVER_TIMEOUT_MS, time.monotonic() + SOLVER_BUDGET_S)
+    remaining_ms = int((limits.deadline - time.monotonic()) * 1000)
+    if remaining_ms <= 0:
+        return "unknown", None
     solver = z3.Solver()
-    solver.set("timeout", SOLVER_TIMEOUT_MS)
+    solver.set("timeout", max(1, min(limits.timeout_ms, remaining_ms)))
     solver.add(*constraints)
     result = solver.check()
     if result == z3.sat:
@@ -268,10 +301,20 @@ def _solve(constraints: list[Any]) -> tuple[str, Any]:
     return ("unsat", None) if result == z3.unsat else ("unknown", None)
 
 
+def _undecided(what: str, span: Span) -> Finding:
+    return Finding("warning", "solver-undecided", f"Z3 could not decide {what} in time",
+                   span, "simplify the guards (products of variables, and // or % by a "
+                   "variable, are hard to decide), or give validate more time with "
+                   "--solver-timeout and --solver-budget")
+
+
 def _witness(model: Any, encoder: _Encoder) -> str:
+    """The values of a model, secret parameters and variables masked."""
+    secrets = {f"param.{p.name}" for e in encoder.system.events for p in e.params if p.secret}
+    secrets |= {v.qualified for v in encoder.system.variables if v.secret}
     shown = []
     for key, sym in sorted(encoder.symbols.items()):
-        value = model.eval(sym, model_completion=True)
+        value = DRAWN if key in secrets else model.eval(sym, model_completion=True)
         shown.append(f"{key.removeprefix('param.')}={value}")
     return ", ".join(shown)
 
@@ -292,6 +335,9 @@ def _priorities(system: System) -> Iterator[Finding]:
             earlier = [z3.Not(_applies(encoder, system, r)) for r in refusals[:index]]
             verdict, _ = _solve([_applies(encoder, system, rejection), *earlier,
                                  *encoder.domain])
+            if verdict == "unknown":
+                yield _undecided(f"whether refusal {rejection.id} ever decides",
+                                 rejection.span)
             if verdict == "unsat":
                 yield Finding("warning", "shadowed-refusal",
                               f"refusal {rejection.id} ({rejection.reason}) never decides: "
@@ -305,6 +351,9 @@ def _priorities(system: System) -> Iterator[Finding]:
             none_applies = [z3.Not(_applies(encoder, system, r)) for r in refusals]
             verdict, _ = _solve([in_source, encoder.guard(transition.guard), *none_applies,
                                  *encoder.domain])
+            if verdict == "unknown":
+                yield _undecided(f"whether transition {transition.id} is ever taken",
+                                 transition.span)
             if verdict == "unsat":
                 yield Finding("warning", "unreachable-transition",
                               f"transition {transition.id} is never taken: a refusal of "
@@ -343,9 +392,8 @@ def _overlaps(system: System, machine: Machine, state: str, event: str,
                           f"{_witness(model, encoder)}", second.span,
                           "make the guards exclusive (add 'and not (...)' to one of them)")
         elif verdict == "unknown":
-            yield Finding("warning", "solver-unknown",
-                          f"could not decide whether {first.id} and {second.id} exclude each "
-                          "other", second.span, "simplify the guards")
+            yield _undecided(f"whether {first.id} and {second.id} exclude each other",
+                             second.span)
 
 
 def _transition_checks(system: System, machine: Machine,
@@ -354,6 +402,8 @@ def _transition_checks(system: System, machine: Machine,
     guard = encoder.guard(transition.guard)
     in_source = z3.Or([_in_state(encoder, machine, s) for s in transition.sources])
     verdict, _ = _solve([guard, in_source, *encoder.domain])
+    if verdict == "unknown":
+        yield _undecided(f"whether the guard of {transition.id} can hold", transition.span)
     if verdict == "unsat":
         yield Finding("warning", "dead-transition",
                       f"the guard of {transition.id} can never hold: "
@@ -369,6 +419,9 @@ def _transition_checks(system: System, machine: Machine,
         value = encoder.term(assignment.value.tree)
         outside = z3.Or(value < typ.min, value > typ.max)
         verdict, model = _solve([guard, in_source, outside, *encoder.domain])
+        if verdict == "unknown":
+            yield _undecided(f"whether {transition.id} keeps {variable.qualified} within "
+                             f"[{typ.min}, {typ.max}]", assignment.span)
         if verdict == "sat":
             yield Finding("error", "effect-out-of-range",
                           f"{transition.id} can set {variable.qualified} outside "
@@ -378,6 +431,72 @@ def _transition_checks(system: System, machine: Machine,
                           "or widen the variable's min/max")
 
 
+# -- division by zero --------------------------------------------------------------------------
+
+def _divisions(system: System) -> Iterator[Finding]:
+    """Every ``//`` and ``%`` whose divisor can be 0 where and when it is evaluated."""
+    for event in system.events:
+        refusals = [r for r in system.rejections if r.event == event.name]
+        for index, rejection in enumerate(refusals):
+            encoder = _Encoder(system, event.name)
+            machine = system.machine(rejection.machine)
+            where = [z3.Or([_in_state(encoder, machine, s) for s in rejection.sources])
+                     ] if rejection.sources else []
+            earlier = [z3.Not(_applies(encoder, system, r)) for r in refusals[:index]]
+            yield from _zero_divisors(encoder, rejection.guard, [*where, *earlier],
+                                      f"the guard of refusal {rejection.id}")
+        for transition in (t for t in system.transitions if t.event == event.name):
+            encoder = _Encoder(system, event.name)
+            machine = system.machine(transition.machine)
+            context = [z3.Or([_in_state(encoder, machine, s) for s in transition.sources]),
+                       *[z3.Not(_applies(encoder, system, r)) for r in refusals]]
+            yield from _zero_divisors(encoder, transition.guard, context,
+                                      f"the guard of transition {transition.id}")
+            context.append(encoder.guard(transition.guard))
+            for effect in transition.effects:
+                yield from _zero_divisors(encoder, effect.value, context,
+                                          f"effect {effect.variable} := {effect.value.source} "
+                                          f"of {transition.id}")
+    for invariant in system.all_invariants:
+        yield from _zero_divisors(_Encoder(system, None), invariant.expr, [],
+                                  f"invariant {invariant.id}")
+
+
+def _zero_divisors(encoder: _Encoder, expression: Expr | None, context: list[Any],
+                   what: str) -> Iterator[Finding]:
+    if expression is None:
+        return
+    for node, conditions in _evaluated_divisions(encoder, expression.tree, ()):
+        divisor = ex.unparse(node.right)
+        verdict, model = _solve([*context, *conditions, encoder.term(node.right) == 0,
+                                 *encoder.domain])
+        span = expression.span_at(min(n.offset for n in ex.walk(node.right)))
+        if verdict == "unknown":
+            yield _undecided(f"whether the divisor {divisor} in {what} can be 0", span)
+        elif verdict == "sat":
+            yield Finding("error", "division-by-zero",
+                          f"{what} divides by {divisor}, which can be 0 there, e.g. with "
+                          f"{_witness(model, encoder)}", span,
+                          f"make sure it is not: write '{divisor} != 0 and ...' before the "
+                          f"division, or refuse the event when {divisor} == 0")
+
+
+def _evaluated_divisions(encoder: _Encoder, node: ex.Node, conditions: tuple[Any, ...]
+                         ) -> Iterator[tuple[ex.Binary, tuple[Any, ...]]]:
+    """Each division in ``node`` with the conditions under which it is evaluated (the right
+    side of ``and``/``implies`` only when the left holds, of ``or`` when it does not)."""
+    if isinstance(node, ex.Binary) and node.op in ("and", "or", "implies"):
+        yield from _evaluated_divisions(encoder, node.left, conditions)
+        left = encoder.term(node.left)
+        needed = z3.Not(left) if node.op == "or" else left
+        yield from _evaluated_divisions(encoder, node.right, (*conditions, needed))
+        return
+    if isinstance(node, ex.Binary) and node.op in ("//", "%"):
+        yield node, conditions
+    for child in ex.children(node):
+        yield from _evaluated_divisions(encoder, child, conditions)
+
+
 # -- invariants and leftovers ----------------------------------------------------------------
 
 def _initial_invariants(system: System) -> Iterator[Finding]:
@@ -385,7 +504,15 @@ def _initial_invariants(system: System) -> Iterator[Finding]:
     states = {m.name: m.initial.name for m in system.machines}
     policies = {p.name: p for p in system.policies}
     for invariant in system.all_invariants:
-        if not ex.compile_expr(invariant.expr.tree, policies)({}, values, states):
+        try:
+            holds = ex.compile_expr(invariant.expr.tree, policies)({}, values, states)
+        except ArithmeticError as error:
+            yield Finding("error", "invariant-broken-initially",
+                          f"invariant {invariant.id} cannot be evaluated in the initial state "
+                          f"({error}): {invariant.expr.source}", invariant.span,
+                          "guard the division, e.g. 'd == 0 or x // d ...'")
+            continue
+        if not holds:
             yield Finding("error", "invariant-broken-initially",
                           f"invariant {invariant.id} does not hold in the initial state: "
                           f"{invariant.expr.source}", invariant.span,

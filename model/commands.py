@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -13,56 +11,73 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .checks import check_system, errors
-from .errors import SpecErrors
+from .checks import SOLVER_BUDGET_S, SOLVER_TIMEOUT_MS, check_system, errors
+from .console import PIPE_WIDTH, output_width, plain, plain_console
+from .errors import ModelError, SpecErrors
 from .ir import System, citing_name
 from .loader import load
 from .secrets import masked
 from .simulate import read_trace, run_trace
 from .traceability import Matrix, RuleRow, matrix
 
+
+def console() -> Console:
+    """The console harness/commands.py prints its own rich markup to (highlighting off).
+
+    It interprets markup and emoji, so it is no place for user text; the model's commands
+    print through ``model.console.plain_console``, which interprets nothing."""
+    return Console(highlight=False, soft_wrap=True, width=output_width())
+
+
 SpecsArg = Annotated[Path | None, typer.Argument(
     help="Folder of the specs (holding system.yaml) or a system file; default: the shipped "
          "specs.", show_default=False)]
 
 
-# Rich assumes 80 columns when the output is not a terminal; CI logs and `| tee` are wider
-# than that, and a trace step cut in two is hard to read.
-PIPE_WIDTH = 160
-
-
-def console() -> Console:
-    """The console every command prints to: no highlighting, lines never wrapped."""
-    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
-    return Console(highlight=False, soft_wrap=True, width=PIPE_WIDTH if piped else None)
-
-
 def load_or_exit(specs: Path | None, out: Console) -> System:
+    """The system at ``specs``; its errors printed and exit 1 when it does not load, exit 2
+    when there is nothing at ``specs`` (a usage error)."""
+    if specs is not None and not _exists(specs):
+        out.print(f"error: {specs}: no such file or folder")
+        out.print("    hint: give the folder of the specs (holding system.yaml) or a system "
+                  "file")
+        raise typer.Exit(2)
     try:
         return load(specs)
     except SpecErrors as err:
         for error in err.errors:
-            out.print(error.format(), markup=False)
-        out.print(f"{len(err.errors)} error(s): the spec was not loaded", markup=False)
+            out.print(error.format())
+        out.print(f"{len(err.errors)} error(s): the spec was not loaded")
         raise typer.Exit(1) from None
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def validate(specs: SpecsArg = None,
              strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
+             solver_timeout: Annotated[int, typer.Option(
+                 min=1, help="Milliseconds Z3 may spend on each query.")] = SOLVER_TIMEOUT_MS,
+             solver_budget: Annotated[float, typer.Option(
+                 min=0.1, help="Seconds Z3 may spend on all the queries.")] = SOLVER_BUDGET_S,
              ) -> None:
     """Load the specs and run every static check; exit 1 on errors."""
-    out = console()
+    out = plain_console()
     system = load_or_exit(specs, out)
-    findings = check_system(system)
+    findings = check_system(system, timeout_ms=solver_timeout, budget_s=solver_budget)
     for finding in findings:
-        out.print(finding.format(), markup=False)
+        out.print(finding.format())
     n_errors = len(errors(findings))
     n_warnings = len(findings) - n_errors
     summary = (f"{system.file}: {len(system.machines)} machines, {len(system.states_all)} "
                f"states, {len(system.transitions)} transitions, {len(system.rejections)} "
                f"refusals, {len(system.all_invariants)} invariants, {len(system.events)} "
                f"events; {n_errors} error(s), {n_warnings} warning(s)")
-    out.print(summary, markup=False)
+    out.print(summary)
     if n_errors or (strict and n_warnings):
         raise typer.Exit(1)
 
@@ -75,18 +90,22 @@ def simulate(trace: Annotated[Path, typer.Argument(help="Trace file (YAML or JSO
              as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
              ) -> None:
     """Run a trace of events through the model; print each step's outcome and rules."""
-    out = console()
+    out = plain_console()
     system = load_or_exit(specs, out)
     try:
         steps = read_trace(trace, system)
     except SpecErrors as err:
         for error in err.errors:
-            out.print(error.format(), markup=False)
+            out.print(error.format())
         raise typer.Exit(2) from None
     except Exception as err:
-        out.print(str(err), markup=False)
+        out.print(str(err))
         raise typer.Exit(2) from None
-    results = run_trace(system, steps)
+    try:
+        results = run_trace(system, steps)
+    except ModelError as err:
+        out.print(f"error: the spec fails while running the trace: {err}")
+        raise typer.Exit(2) from None
     failed = 0
     for result in results:
         event = system.event(result.step.event)
@@ -108,20 +127,18 @@ def simulate(trace: Annotated[Path, typer.Argument(help="Trace file (YAML or JSO
         mark = "" if result.as_expected else f"   <-- expected {result.step.expect}"
         if result.broken_invariants:
             mark = f"   <-- invariant broken: {'; '.join(result.broken_invariants)}"
-        out.print(f"{result.number:>3}. {event.name}({shown})", markup=False)
+        out.print(f"{result.number:>3}. {event.name}({shown})")
         by = ", ".join(outcome.transitions) or outcome.rejection or "otherwise"
-        out.print(f"     -> {outcome}  by {by}  rules {', '.join(outcome.rules) or '-'}{mark}",
-                  markup=False)
+        out.print(f"     -> {outcome}  by {by}  rules {', '.join(outcome.rules) or '-'}{mark}")
     if not as_json:
         last = results[-1] if results else None
         if last is not None:
             state = ", ".join(f"{m}={s}" for m, s in last.configuration.items())
-            out.print(f"final state: {state}", markup=False)
+            out.print(f"final state: {state}")
             values = {k: (masked(v) if _secret(system, k) and not show_secrets else v)
                       for k, v in last.values.items()}
-            out.print("final values: " + ", ".join(f"{k}={v!r}" for k, v in values.items()),
-                      markup=False)
-        out.print(f"{len(results)} steps, {failed} not as expected", markup=False)
+            out.print("final values: " + ", ".join(f"{k}={v!r}" for k, v in values.items()))
+        out.print(f"{len(results)} steps, {failed} not as expected")
     if failed:
         raise typer.Exit(1)
 
@@ -138,11 +155,11 @@ def trace(specs: SpecsArg = None,
           ] = None,
           ) -> None:
     """Print the traceability matrix: each rule and what enforces it, each question's answer."""
-    out = console()
+    out = plain_console()
     system = load_or_exit(specs, out)
     table = matrix(system)
     if fmt not in ("json", "markdown", "text"):
-        out.print(f"unknown format {fmt!r}: use text, json or markdown", markup=False)
+        out.print(f"unknown format {fmt!r}: use text, json or markdown")
         raise typer.Exit(2)
     if output is not None:
         if fmt == "json":
@@ -151,18 +168,22 @@ def trace(specs: SpecsArg = None,
             text = _markdown(table, lang) + "\n"
         else:
             buffer = io.StringIO()
-            _print_text(Console(highlight=False, width=PIPE_WIDTH, file=buffer), table, lang)
+            _print_text(plain_console(file=buffer, width=PIPE_WIDTH), table, lang)
             text = buffer.getvalue()
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-        out.print(_summary(table) + f" (written to {output})", markup=False)
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text, encoding="utf-8")
+        except OSError as error:
+            out.print(f"error: cannot write {output}: {error.strerror or error}")
+            raise typer.Exit(2) from None
+        out.print(_summary(table) + f" (written to {output})")
     elif fmt == "json":
         print(json.dumps(table.as_json(), ensure_ascii=False, indent=2))
     elif fmt == "markdown":
         print(_markdown(table, lang))
     else:
         _print_text(out, table, lang)
-        out.print(_summary(table), markup=False)
+        out.print(_summary(table))
     if table.uncovered or table.unanswered:
         raise typer.Exit(1)
 
@@ -189,7 +210,7 @@ def _print_text(out: Console, table: Matrix, lang: str) -> None:
     for row in table.rules:
         text = row.rule.clause if lang == "zh" else row.rule.reading
         enforced = "\n".join(_elements(row)) or "NOT COVERED"
-        rules.add_row(row.rule.id, text, enforced)
+        rules.add_row(plain(row.rule.id), plain(text), plain(enforced))
     out.print(rules)
     questions = Table(title="Open questions and the assumptions taken (open for the review)",
                       show_lines=True)
@@ -198,7 +219,7 @@ def _print_text(out: Console, table: Matrix, lang: str) -> None:
     for answer in table.questions:
         choice = answer.assumption.choice.get(lang) if answer.assumption else "NO ASSUMPTION"
         citing = ", ".join(citing_name(e) for e in answer.citing)
-        questions.add_row(answer.question.id, choice, citing or "-")
+        questions.add_row(plain(answer.question.id), plain(choice or ""), plain(citing or "-"))
     out.print(questions)
 
 

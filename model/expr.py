@@ -121,6 +121,12 @@ _TOKEN = re.compile(
 KEYWORDS = {"and", "or", "not", "in", "implies", "true", "false"}
 FUNCTIONS = {"matches": 2, "len": 1, "min": 2, "max": 2}
 MAX_LENGTH = 2000
+#: How deep parentheses, lists, calls, ``not`` and ``-`` may nest while parsing.
+MAX_NESTING = 32
+#: How deep the tree of an expression may be (``a + b + c`` is two levels): every pass over
+#: a tree (types, Z3, evaluation, diagrams) recurses, and must stay far from Python's limit.
+MAX_DEPTH = 64
+MAX_INT_DIGITS = 18
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,19 @@ class _Parser:
     def __init__(self, source: str):
         self.tokens = tokenize(source)
         self.pos = 0
+        self.nesting = 0
+
+    def nested(self, parse: Callable[[], Node]) -> Node:
+        """``parse()`` one level deeper; an ``ExprError`` past ``MAX_NESTING`` levels."""
+        if self.nesting >= MAX_NESTING:
+            raise ExprError(f"the expression nests more than {MAX_NESTING} levels deep",
+                            self.tok.offset, "remove redundant parentheses, 'not' or '-', or "
+                            "split the condition over several transitions or refusals")
+        self.nesting += 1
+        try:
+            return parse()
+        finally:
+            self.nesting -= 1
 
     @property
     def tok(self) -> Token:
@@ -194,6 +213,9 @@ class _Parser:
         return node
 
     def implies(self) -> Node:
+        return self.nested(self._implies)
+
+    def _implies(self) -> Node:
         left = self.or_()
         if self.at("implies"):
             token = self.take()
@@ -217,7 +239,7 @@ class _Parser:
     def not_(self) -> Node:
         if self.at("not"):
             token = self.take()
-            return Unary(token.offset, "not", self.not_())
+            return Unary(token.offset, "not", self.nested(self.not_))
         return self.compare()
 
     def compare(self) -> Node:
@@ -256,14 +278,19 @@ class _Parser:
     def unary(self) -> Node:
         if self.tok.kind == "op" and self.tok.text == "-":
             token = self.take()
-            return Unary(token.offset, "-", self.unary())
+            return Unary(token.offset, "-", self.nested(self.unary))
         return self.atom()
 
     def atom(self) -> Node:
         token = self.tok
         if token.kind == "int":
             self.take()
-            return Lit(token.offset, int(token.text.replace("_", "")))
+            digits = token.text.replace("_", "").lstrip("0")
+            if len(digits) > MAX_INT_DIGITS:
+                raise ExprError(f"an integer of {len(digits)} digits; the limit is "
+                                f"{MAX_INT_DIGITS}", token.offset,
+                                "bounds and amounts are small numbers; check for a typo")
+            return Lit(token.offset, int(digits or "0"))
         if token.kind == "string":
             self.take()
             return Lit(token.offset, _unquote(token.text))
@@ -330,7 +357,21 @@ def _unquote(text: str) -> str:
 
 def parse(source: str) -> Node:
     """Parse an expression; raise ``ExprError`` with the offset of the first problem."""
-    return _Parser(source).parse()
+    tree = _Parser(source).parse()
+    _check_depth(tree)
+    return tree
+
+
+def _check_depth(tree: Node) -> None:
+    """Raise ``ExprError`` at the first node deeper than ``MAX_DEPTH`` (without recursing)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ExprError(f"the expression is more than {MAX_DEPTH} operations deep",
+                            node.offset, "split it over several transitions or refusals; "
+                            "for many alternatives write x in [a, b, c]")
+        stack.extend((child, depth + 1) for child in _children(node))
 
 
 # -- names and types ---------------------------------------------------------------------------
@@ -384,9 +425,8 @@ class _Checker:
         return node, Type("str", "str literal", values=(node.value,))
 
     def visit_ListLit(self, node: ListLit) -> tuple[Node, Type]:
-        items = tuple(self.visit(item) for item in node.items)
-        return ListLit(node.offset, tuple(i for i, _ in items)), Type(
-            "list", "list", values=tuple(t.name for _, t in items))
+        raise ExprError("a list may only follow 'in' or 'not in'", node.offset,
+                        "write x in [a, b]; lists are not values to compare or compute with")
 
     def visit_Name(self, node: Name) -> tuple[Node, Type]:
         scope = self.scope
@@ -698,6 +738,11 @@ def walk(node: Node):
     yield node
     for child in _children(node):
         yield from walk(child)
+
+
+def children(node: Node) -> tuple[Node, ...]:
+    """The direct sub-expressions of ``node``."""
+    return _children(node)
 
 
 def _children(node: Node) -> tuple[Node, ...]:

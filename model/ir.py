@@ -92,12 +92,20 @@ STR = Type("str", "str")
 
 @dataclass(frozen=True)
 class Expr:
-    """A parsed, name-checked expression of the spec's expression language."""
+    """A parsed, name-checked expression of the spec's expression language.
+
+    ``span`` is where the expression starts; ``offsets`` maps the offset of each node of
+    ``tree`` to where it was written, for errors inside the expression (``span_at``)."""
 
     source: str
     tree: Node
     type: Type
     span: Span
+    offsets: tuple[tuple[int, Span], ...] = field(default=(), compare=False, repr=False)
+
+    def span_at(self, offset: int) -> Span:
+        """Where character ``offset`` of the expression was written (else its start)."""
+        return next((span for at, span in self.offsets if at == offset), self.span)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -41,6 +42,7 @@ from .ir import (
     Reason,
     Rejection,
     Rule,
+    Span,
     State,
     System,
     Text,
@@ -76,22 +78,39 @@ def load(path: str | Path | None = None) -> System:
 
 
 def _system_file(path: Path) -> Path:
-    if path.is_dir():
+    try:
+        is_dir, exists = path.is_dir(), path.exists()
+    except (OSError, ValueError) as err:
+        raise SpecErrors([SpecError(_top(path), f"cannot read the path: {err}",
+                                    "give the folder of the specs or the system file")]) from None
+    if is_dir:
         candidate = path / SYSTEM_FILE
         if not candidate.exists():
-            raise SpecErrors([SpecError(
-                _nowhere(path), f"no {SYSTEM_FILE} in the folder",
-                f"name the system file itself, or add a {SYSTEM_FILE} with 'kind: system'")])
+            raise SpecErrors([SpecError(_top(path), f"no {SYSTEM_FILE} in the folder",
+                                        _no_system_hint(path))])
         return candidate
-    if not path.exists():
-        raise SpecErrors([SpecError(_nowhere(path), "no such file or folder",
+    if not exists:
+        raise SpecErrors([SpecError(_top(path), "no such file or folder",
                                     "give the folder of the specs or the system file")])
     return path
 
 
-def _nowhere(path: Path) -> Any:
-    from .ir import Span
-    return Span(str(path), 0, 0)
+def _top(path: Path) -> Span:
+    """Where a problem with the path given on the command line is reported: its first line."""
+    return Span(str(path), 1, 1)
+
+
+def _no_system_hint(folder: Path) -> str:
+    """What to do when a folder has no system.yaml: the candidates near it, if any."""
+    nested = sorted(p.parent for p in folder.glob(f"*/{SYSTEM_FILE}"))
+    if nested:
+        return f"give the folder that holds it, e.g. {nested[0]}"
+    listed = sorted(p.name for p in folder.glob("*.yaml"))
+    if listed:
+        return (f"this folder holds {', '.join(listed[:6])}: name the system file itself "
+                f"(the one with 'kind: system'), or rename it {SYSTEM_FILE}")
+    return (f"give the folder of the specs (it holds {SYSTEM_FILE}, with 'kind: system', "
+            "'machines:' and 'rules:'), or the system file itself")
 
 
 def _text(value: Any) -> Text:
@@ -126,11 +145,27 @@ def schema_errors(doc: Located, expected_kind: str) -> list[SpecError]:
                           f"{'no kind' if found is None else repr(found)}",
                           f"this file is listed as a {expected_kind} file; "
                           f"set 'kind: {expected_kind}' or list it elsewhere")]
-    validator = jsonschema.Draft202012Validator(schema())
+    validator = _VALIDATOR(schema())
     errors = []
     for error in validator.iter_errors(data):
         errors.extend(_explain(doc, error))
     return errors
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    """``pattern`` as JSON Schema means it: ``$`` is the end of the text.
+
+    Python's ``re`` lets ``$`` match before a final newline, so ``"open\\n"`` would pass
+    ``^[a-z]+$`` and a name could carry a line break into diagrams and reports."""
+    if not isinstance(instance, str):
+        return
+    anchored = pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern
+    if re.search(anchored, instance) is None:
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_VALIDATOR = jsonschema.validators.extend(jsonschema.Draft202012Validator,
+                                          {"pattern": _pattern})
 
 
 def _explain(doc: Located, error: jsonschema.ValidationError) -> list[SpecError]:
@@ -176,10 +211,10 @@ class _Builder:
               key: bool = False) -> None:
         self.errors.append(SpecError(doc.span(path, key=key), message, hint))
 
-    def read(self, path: Path, kind: str) -> Located | None:
+    def read(self, path: Path, kind: str, named_at: Span | None = None) -> Located | None:
         display = _display(path)
         try:
-            doc = read_yaml(path, display)
+            doc = read_yaml(path, display, named_at)
         except SpecError as err:
             self.errors.append(err)
             return None
@@ -203,12 +238,10 @@ class _Builder:
         catalogue = self.catalogue(sys_doc)
         machine_docs = []
         for index, name in enumerate(data["machines"]):
-            path = self.base / name
-            if not path.exists():
-                self.error(sys_doc, ("machines", index), f"machine file {name!r} not found",
-                           f"files beside the system file: {_listing(self.base)}")
+            path = self.named_file(sys_doc, ("machines", index), name, "machine file")
+            if path is None:
                 continue
-            doc = self.read(path, "machine")
+            doc = self.read(path, "machine", sys_doc.span(("machines", index)))
             if doc is not None:
                 machine_docs.append((index, doc))
         self.stop_if_errors()
@@ -259,13 +292,26 @@ class _Builder:
             invariants=invariants, assumptions=assumptions, catalogue=catalogue,
             otherwise=otherwise, file=sys_doc.file, span=sys_doc.span(()))
 
+    def named_file(self, doc: Located, path: tuple, name: str, what: str) -> Path | None:
+        """The file that ``name`` (written at ``path`` of ``doc``) names, if it exists."""
+        target = self.base / name
+        try:
+            exists = target.exists()
+        except (OSError, ValueError) as err:
+            self.error(doc, path, f"{what} {name[:80]!r}: {getattr(err, 'strerror', err)}",
+                       "give the name of a YAML file beside the system file")
+            return None
+        if not exists:
+            self.error(doc, path, f"{what} {name[:80]!r} not found",
+                       f"files beside the system file: {_listing(self.base)}")
+            return None
+        return target
+
     def catalogue(self, sys_doc: Located) -> Catalogue:
-        path = self.base / sys_doc.data["rules"]
-        if not path.exists():
-            self.error(sys_doc, ("rules",), f"rules catalogue {sys_doc.data['rules']!r} "
-                       "not found", f"files beside the system file: {_listing(self.base)}")
-            self.stop_if_errors()
-        doc = self.read(path, "rules")
+        path = self.named_file(sys_doc, ("rules",), sys_doc.data["rules"], "rules catalogue")
+        self.stop_if_errors()
+        assert path is not None
+        doc = self.read(path, "rules", sys_doc.span(("rules",)))
         self.stop_if_errors()
         assert doc is not None
         data = doc.data
@@ -547,7 +593,9 @@ class _Builder:
             self.errors.append(SpecError(doc.expr_span(path, err.offset),
                                          f"{err.message}{context}", err.hint))
             return None
-        return Expr(text, tree, typ, doc.span(path))
+        offsets = tuple((at, doc.expr_span(path, at)) for at in sorted(
+            {node.offset for node in ex.walk(tree)}))
+        return Expr(text, tree, typ, doc.span(path), offsets)
 
 
 def _display(path: Path) -> str:

@@ -112,8 +112,10 @@ def _step(doc: Located, path: tuple, item: Any, defaults: Mapping[str, Any], sys
                                     f"{param.name!r} ({param.type.describe()})",
                                     f"add it to params or to defaults.{name}"))
         elif not param.type.contains(params[param.name]):
+            value = params[param.name]
+            shown = f"<secret {type(value).__name__}>" if param.secret else repr(value)
             errors.append(SpecError(doc.span((*path, "params", param.name)),
-                                    f"{param.name}={params[param.name]!r} is not a "
+                                    f"{param.name}={shown} is not a "
                                     f"{param.type.describe()}", "give a value of that type"))
     expect = item.get("expect")
     reasons = {r.code for r in system.reasons}

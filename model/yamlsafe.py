@@ -1,8 +1,12 @@
 """Safe, located YAML reading.
 
 PyYAML's ``SafeLoader`` already refuses arbitrary Python tags; on top of it this module
-- bounds the file size, the number of nodes and the number of aliases (no "billion laughs"),
-- refuses every tag but YAML's standard ones, and duplicate keys (PyYAML keeps the last),
+- reads only regular files (never a folder, a FIFO or a device such as ``/dev/zero``), and
+  checks the size before reading;
+- bounds the file size, the nesting depth, the number of nodes and the number of aliases
+  (no "billion laughs"), and the number of digits of an integer;
+- refuses control characters, every tag but YAML's standard ones, a tag that does not fit
+  its value (``!!map`` on a scalar, ``!!int x``), and duplicate keys (PyYAML keeps the last);
 - records where every key and value was written, so that later errors can say
   ``file:line:column``.
 
@@ -11,6 +15,8 @@ PyYAML's ``SafeLoader`` already refuses arbitrary Python tags; on top of it this
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +29,9 @@ from .ir import Span
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 200_000
 MAX_ALIASES = 100
+MAX_DEPTH = 50
+MAX_INT_DIGITS = 18
+_KINDS = {"map": yaml.MappingNode, "seq": yaml.SequenceNode}
 _STANDARD_TAGS = {
     "tag:yaml.org,2002:" + name
     for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "binary")
@@ -73,42 +82,105 @@ def _span(file: str, node: yaml.Node) -> Span:
 
 
 class _Composer(yaml.SafeLoader):
-    """SafeLoader that counts aliases as they are composed."""
+    """SafeLoader that counts aliases and bounds the nesting depth as it composes."""
 
     def __init__(self, stream: str, file: str):
         super().__init__(stream)
         self.file = file
         self.alias_count = 0
+        self.depth = 0
+
+    def _refuse(self, message: str, hint: str) -> SpecError:
+        mark = self.peek_event().start_mark
+        return SpecError(Span(self.file, mark.line + 1, mark.column + 1), message, hint)
 
     def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
         if self.check_event(yaml.AliasEvent):
             self.alias_count += 1
             if self.alias_count > MAX_ALIASES:
-                mark = self.peek_event().start_mark
-                raise SpecError(Span(self.file, mark.line + 1, mark.column + 1),
-                                f"more than {MAX_ALIASES} aliases in one file",
-                                "write the values out, or split the file")
-        return super().compose_node(parent, index)
+                raise self._refuse(f"more than {MAX_ALIASES} aliases in one file",
+                                   "write the values out, or split the file")
+        if self.depth >= MAX_DEPTH:
+            raise self._refuse(f"the YAML is nested more than {MAX_DEPTH} levels deep",
+                               "a spec needs a few levels; close the open brackets or "
+                               "flatten the structure")
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
-def read_yaml(path: Path, display: str | None = None) -> Located:
-    """Read one YAML file safely, keeping positions. Raise ``SpecError`` on any problem."""
-    file = display or str(path)
+def file_problem(path: Path) -> tuple[str, str] | None:
+    """Why ``path`` cannot be read as a spec file (message, hint), or None when it can.
+
+    Only ``stat`` is called: a FIFO or a device is never opened, a folder never listed."""
     try:
-        raw = path.read_bytes()
+        info = path.stat()
+    except (OSError, ValueError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        return f"cannot read the file: {reason}", "check the name and its permissions"
+    if stat.S_ISDIR(info.st_mode):
+        return "this is a folder, not a file", "name a YAML file inside it"
+    if not stat.S_ISREG(info.st_mode):
+        return "this is not a regular file (a FIFO, a socket or a device)", (
+            "name a YAML file")
+    if info.st_size > MAX_FILE_BYTES:
+        return (f"the file is {info.st_size} bytes, over the limit of {MAX_FILE_BYTES}",
+                "split the spec into several machine files")
+    return None
+
+
+def _read_bytes(path: Path, file: str, named_at: Span | None) -> bytes:
+    where = named_at or Span(file, 1, 1)
+    problem = file_problem(path)
+    if problem is not None:
+        raise SpecError(where, f"{file}: {problem[0]}" if named_at else problem[0], problem[1])
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as err:
-        raise SpecError(Span(file, 0, 0), f"cannot read the file: {err.strerror}",
+        raise SpecError(where, f"cannot read the file: {err.strerror}",
                         "check the path and its permissions") from None
     if len(raw) > MAX_FILE_BYTES:
-        raise SpecError(Span(file, 1, 1), f"the file is {len(raw)} bytes, over the limit of "
-                        f"{MAX_FILE_BYTES}", "split the spec into several machine files")
+        raise SpecError(where, f"the file is over the limit of {MAX_FILE_BYTES} bytes",
+                        "split the spec into several machine files")
+    return raw
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of character ``offset`` of ``text``."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    return text.count("\n", 0, offset) + 1, offset - line_start + 1
+
+
+def _composer(text: str, file: str) -> _Composer:
+    try:
+        return _Composer(text, file)
+    except yaml.reader.ReaderError as err:
+        line, column = _position(text, err.position)
+        code = err.character if isinstance(err.character, int) else ord(err.character)
+        raise SpecError(Span(file, line, column), f"control character U+{code:04X} is not "
+                        "allowed in YAML", "remove it (an invisible character, often pasted "
+                        "in); in a double-quoted string write it as an escape") from None
+
+
+def read_yaml(path: Path, display: str | None = None, named_at: Span | None = None
+              ) -> Located:
+    """Read one YAML file safely, keeping positions. Raise ``SpecError`` on any problem.
+
+    ``named_at``: where another file names this one; problems with the file itself (missing,
+    a folder, a FIFO, too big) are reported there."""
+    file = display or str(path)
+    raw = _read_bytes(path, file, named_at)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise SpecError(Span(file, line, 1), "the file is not valid UTF-8",
                         "save it as UTF-8") from None
-    loader = _Composer(text, file)
+    loader = _composer(text, file)
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as err:
@@ -158,6 +230,7 @@ def _convert(node: yaml.Node, path: Path_, doc: Located, count: list[int],
     if node.tag not in _STANDARD_TAGS:
         raise SpecError(_span(doc.file, node), f"tag {node.tag!r} is not allowed",
                         "specs use plain YAML values only; remove the '!' tag")
+    _check_kind(node, doc.file)
     doc.values[path] = node
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
@@ -180,4 +253,37 @@ def _convert(node: yaml.Node, path: Path_, doc: Located, count: list[int],
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*path, i), doc, count, loader) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    return _scalar(node, doc.file, loader)
+
+
+def _check_kind(node: yaml.Node, file: str) -> None:
+    """Refuse a collection tag on a scalar and a scalar tag on a collection."""
+    name = node.tag.rsplit(":", 1)[-1]
+    wanted = _KINDS.get(name, yaml.ScalarNode)
+    if not isinstance(node, wanted):
+        kinds: dict[type, str] = {yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list"}
+        found = kinds.get(type(node), "a single value")
+        raise SpecError(_span(file, node), f"tag !!{name} on {found}",
+                        "remove the '!!' tag; specs use plain YAML values")
+
+
+def _scalar(node: yaml.Node, file: str, loader: yaml.SafeLoader) -> Any:
+    name = node.tag.rsplit(":", 1)[-1]
+    if name == "int" and len(str(node.value)) > 4 * MAX_INT_DIGITS:
+        raise _too_long(file, node, len(str(node.value)))
+    try:
+        value = loader.construct_object(node, deep=True)
+    except (yaml.YAMLError, ArithmeticError, ValueError, TypeError, KeyError, AttributeError,
+            IndexError):
+        raise SpecError(_span(file, node), f"this value is not a valid {name}",
+                        "remove the '!!' tag, or write a value of that type") from None
+    if isinstance(value, int) and not isinstance(value, bool) and (
+            abs(value) >= 10 ** MAX_INT_DIGITS):
+        raise _too_long(file, node, len(str(abs(value))))
+    return value
+
+
+def _too_long(file: str, node: yaml.Node, digits: int) -> SpecError:
+    return SpecError(_span(file, node), f"an integer of {digits} characters; the limit is "
+                     f"{MAX_INT_DIGITS} digits",
+                     "bounds and amounts are small numbers; check for a typo")

@@ -51,6 +51,20 @@ EXPECTED = {
     "unknown_reason": ("door.yaml", 24, 80, "unknown reason 'worn_down'"),
     "unknown_state": ("door.yaml", 20, 47, "unknown state 'clsoed'"),
     "unreachable_state": ("door.yaml", 12, 3, "[unreachable-state]"),
+    # hostile inputs that once gave tracebacks (issue 9)
+    "control_char": ("door.yaml", 10, 10, "control character U+0001 is not allowed"),
+    "huge_int": ("door.yaml", 6, 42, "an integer of 4400 characters; the limit is 18 digits"),
+    "deep_yaml": ("door.yaml", 8, 56, "nested more than 50 levels deep"),
+    "tag_on_scalar": ("door.yaml", 4, 7, "this value is not a valid timestamp"),
+    "map_tag_on_scalar": ("door.yaml", 10, 9, "tag !!map on a single value"),
+    "machine_is_folder": ("system.yaml", 7, 23, "doors: this is a folder, not a file"),
+    "machine_is_device": ("system.yaml", 7, 23, "/dev/zero: this is not a regular file"),
+    "rules_is_folder": ("system.yaml", 6, 8, "specs: this is a folder, not a file"),
+    "long_file_name": ("system.yaml", 7, 23, "File name too long"),
+    "deep_parentheses": ("door.yaml", 17, 43, "nests more than 32 levels deep"),
+    "minus_chain": ("door.yaml", 17, 58, "nests more than 32 levels deep"),
+    "list_compare": ("door.yaml", 17, 32, "a list may only follow 'in' or 'not in'"),
+    "modulo_by_zero": ("door.yaml", 17, 15, "divides by door.opened_times, which can be 0"),
 }
 
 
@@ -80,7 +94,10 @@ def test_broken_spec_is_reported_where_it_is_broken(case: str) -> None:
     assert all(m[4] for m in located), "every error says what to do"
 
 
-@pytest.mark.parametrize("case", ["nondeterminism", "unknown_state", "alias_bomb", "bad_yaml"])
+@pytest.mark.parametrize("case", ["nondeterminism", "unknown_state", "alias_bomb", "bad_yaml",
+                                  "control_char", "huge_int", "deep_yaml", "tag_on_scalar",
+                                  "machine_is_device", "deep_parentheses", "list_compare",
+                                  "modulo_by_zero"])
 def test_validate_command_exits_non_zero_with_location(case: str) -> None:
     result = subprocess.run([sys.executable, "-m", "authspec", "validate", str(BROKEN / case)],
                             capture_output=True, text=True, timeout=120)

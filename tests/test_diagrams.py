@@ -211,3 +211,27 @@ def test_cli_diagram_overlays(tmp_path: Path, system) -> None:
     assert result.exit_code == 0, result.output
     account = (tmp_path / "o" / "account.dot").read_text()
     assert "①" in account and "shape=note" not in account
+
+
+HOSTILE = ('Door\\n```\\n\\n```mermaid\\nclick s_open href \\"javascript:alert(1)\\"\\n```\\n'
+           '<script>alert(1)</script>\\r\\n%%{init: {}}%%\\u2028click s_closed call x()\\x85end')
+
+
+def test_mermaid_escapes_hostile_labels(tmp_path: Path) -> None:
+    """Labels cannot end their line or their block: no injected block, directive or tag."""
+    from spec_variants import door_copy
+    spec = door_copy(tmp_path, ("name: door\n", f'name: door\nlabel: {{en: "{HOSTILE}"}}\n'),
+                     ("  open: {}", f'  open: {{label: {{en: "{HOSTILE}"}}}}'))
+    system_file = spec / "system.yaml"
+    system_file.write_text(system_file.read_text().replace(
+        "label: {en: The office door, zh: 办公室的门}", f'label: {{en: "{HOSTILE}"}}'))
+    system = load(spec)
+    assert "click s_open" in system.machines[0].label.en  # the attack reached the spec
+    text = markdown(system)
+    assert text.count("```mermaid\n") == len(system.machines) + 1
+    assert text.count("```") == 2 * (len(system.machines) + 1)
+    lines = text.splitlines()  # splits at \r, \u2028, \x85 too
+    assert len(lines) == len(text.rstrip("\n").split("\n"))
+    assert not [line for line in lines if line.strip().startswith(("click", "%%"))]
+    assert not re.search(r"(?<!\\)<script", text), text  # only as the text \<script\>
+    assert esc("a\r\nb\u2028c\x85d&e") == "a  b c d#38;e"

@@ -122,18 +122,26 @@ def test_cli_diff_exit_codes_and_diagram(folders, tmp_path: Path) -> None:
     assert missing.exit_code == 2
 
 
-def test_diff_between_git_revisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+GIT = ["git", "-c", "user.email=t@example.invalid", "-c", "user.name=t",
+       "-c", "commit.gpgsign=false"]
+
+
+def _repo(tmp_path: Path) -> Path:
+    """A git repository with the shipped specs committed once (commit with ``GIT``)."""
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     repo = tmp_path / "repo"
     shutil.copytree(SPECS, repo / "specs")
-    git = ["git", "-c", "user.email=t@example.invalid", "-c", "user.name=t",
-           "-c", "commit.gpgsign=false"]
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    subprocess.run([*git, "add", "specs"], cwd=repo, check=True)
-    subprocess.run([*git, "commit", "-qm", "first"], cwd=repo, check=True)
+    subprocess.run([*GIT, "add", "specs"], cwd=repo, check=True)
+    subprocess.run([*GIT, "commit", "-qm", "first"], cwd=repo, check=True)
+    return repo
+
+
+def test_diff_between_git_revisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = _repo(tmp_path)
     apply_example(repo / "specs")
-    subprocess.run([*git, "commit", "-qam", "second"], cwd=repo, check=True)
+    subprocess.run([*GIT, "commit", "-qam", "second"], cwd=repo, check=True)
     monkeypatch.chdir(repo)
     diff = diff_specs("git:HEAD~1", "git:HEAD")
     assert any(c.key == "session.timeout" and c.kind == ADDED for c in diff.changes)
@@ -143,3 +151,21 @@ def test_diff_between_git_revisions(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert result.exit_code == 1 and "static_password.pay_within_quota" in result.output
     bad = CliRunner().invoke(app, ["diff", "git:no-such-rev", "specs"])
     assert bad.exit_code == 2
+
+
+@pytest.mark.parametrize("rev", ["--output=victim.txt", "--list", "-", "", "--remote=x",
+                                 "no-such-rev", "HEAD:../../..", "HEAD --output=victim.txt"])
+def test_a_bad_git_revision_is_a_usage_error_and_never_a_git_option(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rev: str) -> None:
+    repo = _repo(tmp_path)
+    victim = repo / "victim.txt"
+    victim.write_text("precious\n")
+    monkeypatch.chdir(repo)
+    for args in (["diff", f"git:{rev}", "git:HEAD"], ["diff", "git:HEAD", f"git:{rev}"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), (
+            result.exception)
+        assert "git:" in result.output and ("revision" in result.output
+                                            or "outside" in result.output), result.output
+    assert victim.read_text() == "precious\n"

@@ -128,3 +128,34 @@ def test_unparse_round_trips(source: str) -> None:
 def test_int_bounds_follow_from_operands() -> None:
     _, typ = ex.check(ex.parse("spent + amount"), SCOPE, INT)
     assert (typ.min, typ.max) == (1, 400)
+
+
+@pytest.mark.parametrize(("source", "offset", "words"), [
+    ("(" * 200 + "spent < 3" + ")" * 200, 32, "nests more than 32 levels deep"),
+    ("spent < " + "-" * 1900 + "3", 40, "nests more than 32 levels deep"),
+    ("not " * 400 + "open", 128, "nests more than 32 levels deep"),
+    ("open implies " * 100 + "open", 416, "nests more than 32 levels deep"),
+    ("spent < 1" + " + 1" * 400, 1360, "more than 64 operations deep"),
+    ("spent < 1" + " + 1" * 63, 12, "more than 64 operations deep"),
+    ("spent == 1" + " or spent == 1" * 70, 121, "more than 64 operations deep"),
+    ("spent < 1234567890123456789", 8, "an integer of 19 digits; the limit is 18"),
+])
+def test_deep_or_huge_expressions_are_located_errors(source: str, offset: int,
+                                                     words: str) -> None:
+    """Refused while parsing, without recursing (no RecursionError, however deep)."""
+    with pytest.raises(ExprError, match=words) as info:
+        ex.parse(source)
+    assert info.value.offset == offset
+    assert info.value.hint
+
+
+def test_expressions_at_the_depth_limits_are_fine() -> None:
+    assert run("(" * 30 + "spent > 3" + ")" * 30)
+    assert run("spent < 1" + " + 1" * 61) is False
+
+
+@pytest.mark.parametrize("source", ["[1, 2] == [1]", "[amount] != [1]", "len([1]) > 0",
+                                    "spent in [[1]]", "[open]"])
+def test_a_list_is_only_the_right_side_of_in(source: str) -> None:
+    with pytest.raises(ExprError, match="a list may only follow 'in' or 'not in'"):
+        ex.check(ex.parse(source), SCOPE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,61 @@ def test_positions_are_recorded(tmp_path: Path) -> None:
     assert doc.expr_span(("top", "when"), 5).column == 15
     assert doc.span(("top", "list", 1)).column == 13
     assert doc.span(("top", "list"), key=True).column == 3
+
+
+@pytest.mark.parametrize(("text", "line", "column", "words"), [
+    ("a: 1\nb: x\x01y\n", 2, 5, "control character U+0001"),
+    ("a: " + "9" * 5000 + "\n", 1, 4, "an integer of 5000 characters"),
+    ("a: 12345678901234567890\n", 1, 4, "the limit is 18 digits"),
+    ("a: " + "[" * 60 + "]" * 60 + "\n", 1, 53, "nested more than 50 levels deep"),
+    ("a: " + "{b: " * 60 + "1" + "}" * 60 + "\n", 1, 197, "nested more than 50 levels deep"),
+    ("a: !!timestamp tomorrow\n", 1, 4, "this value is not a valid timestamp"),
+    ("a: !!map x\n", 1, 4, "tag !!map on a single value"),
+    ("a: !!seq x\n", 1, 4, "tag !!seq on a single value"),
+    ("a: !!str {b: 1}\n", 1, 4, "tag !!str on a mapping"),
+    ("a: !!int x\n", 1, 4, "this value is not a valid int"),
+    ("a: !!float x\n", 1, 4, "this value is not a valid float"),
+    ("a: !!bool x\n", 1, 4, "this value is not a valid bool"),
+    ("a: !!binary 'abc'\n", 1, 4, "this value is not a valid binary"),
+])
+def test_hostile_yaml_is_a_located_error(tmp_path: Path, text: str, line: int, column: int,
+                                         words: str) -> None:
+    with pytest.raises(SpecError, match=re.escape(words)) as info:
+        yamlsafe.read_yaml(write(tmp_path, text))
+    assert (info.value.span.line, info.value.span.column) == (line, column)
+
+
+def test_a_fifo_a_device_or_a_folder_is_never_opened(tmp_path: Path) -> None:
+    import os
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)  # opening it for reading would block forever
+    named_at = yamlsafe.Span("system.yaml", 7, 23)
+    for path, words in ((fifo, "not a regular file"), (Path("/dev/zero"), "not a regular file"),
+                        (tmp_path, "a folder, not a file"),
+                        (tmp_path / ("x" * 300), "File name too long")):
+        with pytest.raises(SpecError, match=words) as info:
+            yamlsafe.read_yaml(path, named_at=named_at)
+        assert info.value.span == named_at
+
+
+def test_no_system_file_says_what_to_do(tmp_path: Path) -> None:
+    from authspec.model import SpecErrors, load
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "system.yaml").write_text("authspec: 1\n")
+    with pytest.raises(SpecErrors) as info:
+        load(tmp_path)
+    (error,) = info.value.errors
+    assert "no system.yaml in the folder" in error.message and error.span.line == 1
+    assert f"give the folder that holds it, e.g. {tmp_path / 'specs'}" in error.hint
+
+
+def test_a_name_cannot_end_in_a_newline(tmp_path: Path) -> None:
+    import shutil
+
+    from authspec.model import SpecErrors, load
+    spec = tmp_path / "door"
+    shutil.copytree(Path(__file__).parent / "specs" / "door", spec)
+    door = spec / "door.yaml"
+    door.write_text(door.read_text().replace("  open: {}", '  "open\\n": {}'))
+    with pytest.raises(SpecErrors, match=r"'open\\n' is not a valid name"):
+        load(spec)

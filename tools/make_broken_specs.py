@@ -105,6 +105,25 @@ cases["shadowed_refusal"] = (
     "  - {id: worn_out,",
     "  - {id: twice_wrong, event: open, from: closed, when: \"code != secret_code and opened_times >= 0\", reason: wrong_code, rules: [R1]}\n  - {id: worn_out,",
 )
+# Hostile inputs that once crashed the loader (issue 9).
+cases["control_char"] = ("door", "  open: {}\n", "  open: {\x01}\n")
+cases["huge_int"] = ("door", "min: 0, max: 3,", "min: 0, max: " + "9" * 4400 + ",")
+cases["deep_yaml"] = ("door", "states:\n", "deep: " + "[" * 60 + "]" * 60 + "\nstates:\n")
+cases["tag_on_scalar"] = ("door", "name: door", "name: !!timestamp door")
+cases["map_tag_on_scalar"] = ("door", "  open: {}\n", "  open: !!map x\n")
+cases["machine_is_folder"] = ("system", "machines: [door.yaml]", "machines: [door.yaml, doors]")
+cases["machine_is_device"] = ("system", "machines: [door.yaml]", "machines: [door.yaml, /dev/zero]")
+cases["rules_is_folder"] = ("system", "rules: ../../specs/door/rules.yaml", "rules: ../../specs")
+cases["long_file_name"] = ("system", "machines: [door.yaml]",
+                           "machines: [door.yaml, " + "w" * 300 + ".yaml]")
+cases["deep_parentheses"] = ("door", "    when: opened_times < 3\n",
+                             "    when: " + "(" * 200 + "opened_times < 3" + ")" * 200 + "\n")
+cases["minus_chain"] = ("door", "    when: opened_times < 3\n",
+                        "    when: opened_times < " + "-" * 1900 + "3\n")
+cases["list_compare"] = ("door", "    when: opened_times < 3\n",
+                         "    when: opened_times < 3 and [1, 2] == [1]\n")
+cases["modulo_by_zero"] = ("door", "    when: opened_times < 3\n",
+                           "    when: 5 % opened_times == 0 and opened_times < 3\n")
 cases["duplicate_machine"] = ("system", "machines: [door.yaml]", "machines: [door.yaml, door2.yaml]")
 for name, change in cases.items():
     d = out / name
@@ -120,6 +139,10 @@ for name, change in cases.items():
     (d / "door.yaml").write_text(texts["door"])
     if name == "duplicate_machine":
         (d / "door2.yaml").write_text(door0)
+    if name == "machine_is_folder":
+        (d / "doors").mkdir()
+        (d / "doors" / "README").write_text("a folder named in machines: (git keeps no empty "
+                                            "folder)\n")
 alias = out / "alias_bomb"
 if alias.exists():
     shutil.rmtree(alias)
