@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from authspec.model import load
+from authspec.model.errors import AuthspecError
 from authspec.model.expr import Call, PolicyRef, VarRef, walk
 from authspec.model.ir import Expr, Machine, Rejection, System, Transition
 from authspec.model.secrets import DRAWN
@@ -122,6 +123,11 @@ class SpecDiff:
 
 # -- element views -------------------------------------------------------------------------------
 
+
+
+class RevisionError(AuthspecError, ValueError):
+    """A ``git:REV`` argument of ``authspec diff`` that names no usable revision (a usage
+    error: exit 2, with a hint)."""
 
 def _label(text: Any) -> dict[str, str]:
     return {"label.en": text.en, "label.zh": text.zh}
@@ -348,7 +354,7 @@ def spec_source(spec: str, repo: Path | None = None) -> Iterator[Path]:
     rev, _, path = spec[4:].partition(":")
     path = path or "specs"
     if not rev or rev.startswith("-"):
-        raise ValueError(f"{spec}: {'a revision cannot start with -' if rev else 'no revision'}"
+        raise RevisionError(f"{spec}: {'a revision cannot start with -' if rev else 'no revision'}"
                          f"; {REV_HINT}")
     cwd = repo or Path.cwd()
     root = _git_root(spec, cwd)
@@ -357,14 +363,14 @@ def spec_source(spec: str, repo: Path | None = None) -> Iterator[Path]:
     done = subprocess.run(["git", "archive", "--format=tar", commit, "--", rel.as_posix()],
                           cwd=root, capture_output=True)
     if done.returncode != 0:
-        raise ValueError(f"{spec}: git archive failed: "
+        raise RevisionError(f"{spec}: git archive failed: "
                          f"{done.stderr.decode(errors='replace').strip()}; is {path} in {rev}?")
     with tempfile.TemporaryDirectory(prefix="authspec-diff-") as tmp:
         try:
             with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
                 tar.extractall(tmp, filter="data")
         except (tarfile.TarError, OSError) as error:
-            raise ValueError(f"{spec}: cannot extract {path} at {rev}: {error}") from None
+            raise RevisionError(f"{spec}: cannot extract {path} at {rev}: {error}") from None
         yield Path(tmp) / rel
 
 
@@ -372,7 +378,7 @@ def _git_root(spec: str, cwd: Path) -> Path:
     top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cwd, capture_output=True,
                          text=True)
     if top.returncode != 0:
-        raise ValueError(f"{spec}: not inside a git repository ({top.stderr.strip()})")
+        raise RevisionError(f"{spec}: not inside a git repository ({top.stderr.strip()})")
     return Path(top.stdout.strip())
 
 
@@ -382,7 +388,7 @@ def _commit(spec: str, rev: str, root: Path) -> str:
                             f"{rev}^{{commit}}"], cwd=root, capture_output=True, text=True)
     commit = found.stdout.strip()
     if found.returncode != 0 or not commit or commit.startswith("-"):
-        raise ValueError(f"{spec}: {rev!r} is not a revision of this repository; {REV_HINT}")
+        raise RevisionError(f"{spec}: {rev!r} is not a revision of this repository; {REV_HINT}")
     return commit
 
 
@@ -392,7 +398,7 @@ def _inside(spec: str, cwd: Path, path: str, root: Path) -> Path:
     try:
         return target.resolve().relative_to(root.resolve())
     except ValueError:
-        raise ValueError(f"{spec}: {path} is outside the repository {root}") from None
+        raise RevisionError(f"{spec}: {path} is outside the repository {root}") from None
 
 
 def diff_specs(old: str, new: str, repo: Path | None = None) -> SpecDiff:

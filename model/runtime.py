@@ -20,6 +20,7 @@ from typing import Any
 
 from statemachine import StateChart
 
+from .errors import AuthspecError
 from .ir import Invariant, System
 from .semantics import CompiledInvariant, Outcome, Semantics, Snapshot, semantics_of
 from .statechart import SharedModel, chart_class, new_chart, state_field
@@ -126,7 +127,10 @@ class Executable:
             self.current = saved
 
 
-class InvariantViolation(AssertionError):
+class InvariantViolation(AuthspecError, AssertionError):
+    """An accepted step left the model in a state that breaks invariants of the spec (a spec
+    bug: check_invariants=True)."""
+
     def __init__(self, outcome: Outcome, invariants: list[Invariant]):
         self.outcome = outcome
         self.invariants = invariants
