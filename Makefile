@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh Debian machine:
 #   make demo   install what is needed, then check the embedded reference bank against the specs
-#   make test   install what is needed, then run the linter and the whole test suite
+#   make test   install what is needed, then run the linter, the type checker and the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -39,10 +39,12 @@ demo: install
 
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy model harness diagrams bank authspec
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy model harness diagrams bank authspec
 
 diagrams: install
 	$(BIN)/authspec diagram specs -o diagrams/rendered --format all

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from authspec.bank import commands as bank_commands
 from authspec.diagrams import commands as diagram_commands
 from authspec.harness import commands as harness_commands
 from authspec.model import commands as model_commands
@@ -23,6 +24,7 @@ app = typer.Typer(
 model_commands.register(app)
 harness_commands.register(app)
 diagram_commands.register(app)
+bank_commands.register(app)
 
 
 def main() -> None:

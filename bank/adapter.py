@@ -15,6 +15,7 @@ uses a low PBKDF2 iteration count and no fsync (test mode): see ``make_adapter``
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -115,10 +116,33 @@ def check_params(event: str, params: Mapping[str, Any]) -> None:
 
 @dataclass
 class Wallet:
-    """What the customer carries home: the registered card and the OTP card."""
+    """What the customer carries home: the registered card and the OTP card.
+
+    The bank keeps only digests of the OTP card's codes, so the printed card exists only
+    here. A wallet is kept between adapters on the same database in a drawer beside it
+    (``<database>.wallet.json``, readable by its owner only), as a customer keeps the card
+    at home; the bank never reads that file.
+    """
 
     card_number: str | None = None
     otp_card: OtpCard | None = None
+
+    def to_json(self) -> str:
+        card = self.otp_card
+        otp = None if card is None else {"serial": card.serial, "grid": list(card.grid)}
+        return json.dumps({"card_number": self.card_number, "otp_card": otp})
+
+    @classmethod
+    def from_json(cls, text: str) -> Wallet:
+        data = json.loads(text)
+        otp = data.get("otp_card")
+        card = None if otp is None else OtpCard(otp["serial"], tuple(otp["grid"]))
+        return cls(card_number=data.get("card_number"), otp_card=card)
+
+
+def drawer_of(database: Path) -> Path:
+    """Where the customer's wallet is kept between adapters on ``database``."""
+    return database.with_name(database.name + ".wallet.json")
 
 
 class BankAdapter:
@@ -127,7 +151,8 @@ class BankAdapter:
     def __init__(self, bank: Bank, *, temp_dir: Path | None = None) -> None:
         self.bank = bank
         self._temp_dir = temp_dir
-        self._wallet = Wallet()
+        self._drawer = drawer_of(bank.path)
+        self._wallet = self._open_drawer()
         self._handlers: dict[str, Callable[[Mapping[str, Any]], None]] = {
             "register": self._register,
             "login": self._login,
@@ -154,6 +179,7 @@ class BankAdapter:
         """A fresh bank: no customers, nothing spent; the customer's pockets emptied."""
         self.bank.reset()
         self._wallet = Wallet()
+        self._drawer.unlink(missing_ok=True)
 
     def perform(self, event: str, params: Mapping[str, Any]) -> Response:
         """Carry out one spec event; a bank refusal becomes ``Response.rejected(code)``."""
@@ -169,11 +195,23 @@ class BankAdapter:
         return observation_of(self.bank.snapshot(CUSTOMER))
 
     def close(self) -> None:
-        """Close the database; remove it if it lives in a temporary directory of ours."""
+        """Close the database; remove it if it lives in a temporary directory of ours.
+
+        The customer's wallet goes into the drawer beside a database that stays.
+        """
         self.bank.close()
+        if self._temp_dir is None and self._wallet != Wallet():
+            self._drawer.touch(mode=0o600)
+            self._drawer.write_text(self._wallet.to_json(), encoding="utf-8")
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
             self._temp_dir = None
+
+    def _open_drawer(self) -> Wallet:
+        try:
+            return Wallet.from_json(self._drawer.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return Wallet()
 
     # ------------------------------------------------------------------ concrete objects
 
@@ -200,7 +238,7 @@ class BankAdapter:
 
     def _otp_code(self, correct: bool) -> str:
         challenge = self.bank.otp_challenge(CUSTOMER)
-        card = self._wallet.otp_card or self.bank.printed_otp_card(CUSTOMER)
+        card = self._wallet.otp_card
         if challenge is None or card is None:
             return "000000"
         code = card.code_for(challenge)

@@ -28,13 +28,16 @@ import hashlib
 import hmac
 import secrets
 import sqlite3
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import ClassVar
 
 from authspec.bank.domain import (
+    OTP_CELL_DIGITS,
     OTP_CELLS,
     CertificateRoute,
     Channel,
@@ -48,6 +51,7 @@ from authspec.bank.domain import (
     Registration,
     RegistrationRequest,
     UKeyMedium,
+    cell_index,
 )
 from authspec.bank.errors import (
     AuthenticationFailed,
@@ -74,6 +78,8 @@ LOGIN = "login"
 PAYMENT = "payment"
 COUNTER = "counter"
 ONLINE = "online"
+CELL_SALT_BYTES = 16
+CELL_DIGEST_BYTES = 32
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,27 @@ class CredentialRow:
 @dataclass(frozen=True)
 class SessionRow:
     restricted: bool
+    token_digest: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class PresentedToken:
+    """The session token a request carries (its digest), or none at all."""
+
+    digest: str | None = field(repr=False)
+
+
+_PRESENTED: ContextVar[PresentedToken | None] = ContextVar("presented_token", default=None)
+
+
+def token_digest(token: str) -> str:
+    """What the bank keeps of a session token: the SHA-256 of its text, in hex."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def cell_digest(salt: bytes, index: int, code: str) -> bytes:
+    """What the bank keeps of one cell of an OTP card: HMAC-SHA256 under the card's salt."""
+    return hmac.new(salt, f"{index}:{code}".encode(), hashlib.sha256).digest()
 
 
 @dataclass(frozen=True)
@@ -103,8 +130,13 @@ class OtpCardRow:
     serial: str
     status: str
     uses: int
-    grid: tuple[str, ...]
-    first_login_at: str | None
+    cell_salt: bytes = field(repr=False)
+    cell_digests: bytes = field(repr=False)
+    first_login_at: str | None = None
+
+    def cell(self, index: int) -> bytes:
+        """The stored digest of cell ``index`` (0-79)."""
+        return self.cell_digests[index * CELL_DIGEST_BYTES:(index + 1) * CELL_DIGEST_BYTES]
 
     def __repr__(self) -> str:
         return (
@@ -174,11 +206,66 @@ class Bank:
         """Forget every customer (empties all tables)."""
         self._store.reset()
 
+    @staticmethod
+    @contextmanager
+    def presenting(token: str | None) -> Iterator[None]:
+        """Calls inside this block are made by a request carrying session ``token``.
+
+        Without the block the caller is trusted to be the customer it names (a teller's
+        desk, the conformance adapter); inside it, only the session whose token this is
+        counts as a session (``None``: the request carries no token, so it has none).
+        """
+        mark = _PRESENTED.set(PresentedToken(None if token is None else token_digest(token)))
+        try:
+            yield
+        finally:
+            _PRESENTED.reset(mark)
+
+    @contextmanager
+    def _work(
+        self,
+        customer: str | None = None,
+        *,
+        check: Iterable[tuple[str, str | None]] = (),
+        new: Iterable[tuple[PasswordRule, str]] = (),
+    ) -> Iterator[None]:
+        """One request: its KDF work first, with no lock held, then one short transaction.
+
+        ``check`` names the passwords the request will verify (purpose, password typed),
+        ``new`` those it may store (rule, password); both are worked out ahead, and the
+        calls made inside the transaction find the results (``PasswordHasher.precomputed``).
+        If a credential changed in between, the check inside is simply made again.
+        """
+        with self._hasher.precomputed():
+            self._prepare_kdf(customer, check, new)
+            with self._store.transaction():
+                yield
+
+    def _prepare_kdf(
+        self,
+        customer: str | None,
+        check: Iterable[tuple[str, str | None]],
+        new: Iterable[tuple[PasswordRule, str]],
+    ) -> None:
+        for rule, password in new:
+            if isinstance(password, str) and rule.accepts(password):
+                self._hasher.prepare_hash(password)
+        checks = [(purpose, pw) for purpose, pw in check if isinstance(pw, str)]
+        cust = self._lookup(customer) if customer is not None and checks else None
+        if cust is None:
+            return
+        for purpose, password in checks:
+            credential = self._credential(cust.id, purpose)
+            if credential is not None:
+                self._hasher.prepare_verify(credential.secret, password)
+
     # ------------------------------------------------------------------ counter services
 
     def register_customer(self, request: RegistrationRequest) -> Registration:
         """Register a customer for personal online banking at a counter (R1-R4, Q11)."""
-        with self._store.transaction():
+        counter_rule = self.COUNTER_PASSWORD_RULE
+        new = ((counter_rule, request.login_password), (counter_rule, request.payment_password))
+        with self._work(new=new):
             if self._lookup(request.customer) is not None:
                 raise RegistrationRefused(Reason.ALREADY_REGISTERED)
             self._check_registration(request)
@@ -192,7 +279,7 @@ class Bank:
         new_password: str,
     ) -> None:
         """Reset a forgotten login password, in person with ID and card (R19, R20)."""
-        with self._store.transaction():
+        with self._work(new=((self.COUNTER_PASSWORD_RULE, new_password),)):
             cust = self._registered(customer)
             self._verify_identity(cust, id_document, "reset_login_password")
             self._verify_card(cust, card_number, "reset_login_password")
@@ -206,7 +293,7 @@ class Bank:
         self, customer: str, id_document: IdDocument | None, card_number: str | None
     ) -> None:
         """Payment passwords are not reset: the customer applies for a card or U-key (R21)."""
-        with self._store.transaction():
+        with self._work():
             self._registered(customer)
             raise CounterServiceRefused(
                 Reason.PAYMENT_PASSWORD_RESET_UNAVAILABLE, "apply for an OTP card or a U-key"
@@ -216,7 +303,7 @@ class Bank:
         self, customer: str, id_document: IdDocument | None, card_number: str | None
     ) -> OtpCard:
         """Issue an OTP card at a counter (R6, R8, R21, R22; Q2, Q3, Q4)."""
-        with self._store.transaction():
+        with self._work():
             cust = self._registered(customer)
             self._verify_identity(cust, id_document, "otp_card")
             self._verify_card(cust, card_number, "otp_card")
@@ -235,7 +322,7 @@ class Bank:
         brand: str,
     ) -> UKeyMedium:
         """Issue a U-key of ``brand`` at a counter (R10, R13, R21, R22; Q2, Q3)."""
-        with self._store.transaction():
+        with self._work():
             cust = self._registered(customer)
             self._verify_identity(cust, id_document, "ukey")
             self._verify_card(cust, card_number, "ukey")
@@ -249,22 +336,29 @@ class Bank:
 
     # ------------------------------------------------------------------ online banking
 
-    def login(self, customer: str, password: str) -> None:
-        """Log in to personal online banking (R17-R20, Q7, Q10, Q11)."""
-        with self._store.transaction():
+    def login(self, customer: str, password: str) -> str:
+        """Log in to personal online banking (R17-R20, Q7, Q10, Q11); the session token.
+
+        The token is handed to the customer's browser and never stored: the bank keeps its
+        SHA-256 digest, and a request presenting it (see :meth:`presenting`) is the session.
+        """
+        with self._work(customer, check=((LOGIN, password),)):
             cust = self._registered(customer)
-            if self._session(cust.id) is not None:
+            if self._session_row(cust.id) is not None:
                 raise SessionError(Reason.ALREADY_LOGGED_IN)
             if not self._login_password_matches(cust.id, password):
                 raise AuthenticationFailed(Reason.WRONG_PASSWORD)
             credential = self._credential(cust.id, LOGIN)
             assert credential is not None
-            self._open_session(cust.id, restricted=self._must_change_password(credential))
+            token = self._open_session(
+                cust.id, restricted=self._must_change_password(credential)
+            )
             self._note_login(cust.id)
+            return token
 
     def logout(self, customer: str) -> None:
         """Log out (an extension beyond the source, Q10)."""
-        with self._store.transaction():
+        with self._work():
             cust = self._registered(customer)
             if self._session(cust.id) is None:
                 raise SessionError(Reason.NOT_LOGGED_IN)
@@ -272,7 +366,8 @@ class Bank:
 
     def change_login_password(self, customer: str, old: str, new: str) -> None:
         """Change the login password online (R17, R18, R20); lifts the restriction."""
-        with self._store.transaction():
+        with self._work(customer, check=((LOGIN, old),),
+                        new=((self.LOGIN_PASSWORD_RULE, new),)):
             cust = self._registered(customer)
             self._check_password_change_session(cust.id)
             self._check_old_login_password(cust.id, old)
@@ -282,7 +377,8 @@ class Bank:
 
     def change_payment_password(self, customer: str, old: str, new: str) -> None:
         """Change a valid payment password online to letters and digits (R7)."""
-        with self._store.transaction():
+        with self._work(customer, check=((PAYMENT, old),),
+                        new=((self.PAYMENT_PASSWORD_RULE, new),)):
             cust = self._registered(customer)
             self._online_session(cust.id)
             credential = self._credential(cust.id, PAYMENT)
@@ -295,7 +391,7 @@ class Bank:
 
     def set_payment_password(self, customer: str, new: str) -> None:
         """Set a new payment password after the old one was invalidated (R22, Q8)."""
-        with self._store.transaction():
+        with self._work(new=((self.PAYMENT_PASSWORD_RULE, new),)):
             cust = self._registered(customer)
             self._online_session(cust.id)
             credential = self._credential(cust.id, PAYMENT)
@@ -306,7 +402,7 @@ class Bank:
 
     def activate_otp_card(self, customer: str) -> None:
         """Activate the issued OTP card online (R7, R8)."""
-        with self._store.transaction():
+        with self._work():
             cust = self._registered(customer)
             self._online_session(cust.id)
             card = self._current_otp_card(cust.id)
@@ -324,7 +420,7 @@ class Bank:
 
     def install_ukey_driver(self, customer: str, brand: str) -> None:
         """Install the U-key driver of ``brand`` (R11, R14)."""
-        with self._store.transaction():
+        with self._work():
             cust = self._registered(customer)
             self._online_session(cust.id)
             key = self._current_ukey(cust.id)
@@ -343,7 +439,7 @@ class Bank:
     ) -> None:
         """Put the certificate on the U-key, online or by a teller (R11, R15, Q12)."""
         route = CertificateRoute(route)
-        with self._store.transaction():
+        with self._work():
             cust = self._registered(customer)
             self._check_download_session(cust.id, route)
             key = self._current_ukey(cust.id)
@@ -362,13 +458,15 @@ class Bank:
 
     def otp_challenge(self, customer: str) -> OtpChallenge | None:
         """The cells of the current OTP card the payment page asks for (None: no card)."""
-        cust = self._lookup(customer)
-        card = None if cust is None else self._current_otp_card(cust.id)
-        return None if card is None else self._otp_challenge_for(card)
+        with self._store.reading():
+            cust = self._lookup(customer)
+            card = None if cust is None else self._current_otp_card(cust.id)
+            return None if card is None else self._otp_challenge_for(card)
 
     def pay(self, customer: str, order: PaymentOrder) -> PaymentReceipt:
         """Pay online (R5-R16, Q1-Q5, Q9). Refused payments are logged, never counted."""
-        with self._store.transaction():
+        password = order.payment_password if order.method is not PayMethod.UKEY else None
+        with self._work(customer, check=((PAYMENT, password),)):
             cust = self._registered(customer)
             try:
                 return self._pay(cust, order)
@@ -379,14 +477,18 @@ class Bank:
     # ------------------------------------------------------------------ back office
 
     def snapshot(self, customer: str) -> CustomerSnapshot:
-        """What the back office can see of ``customer`` (no secrets)."""
+        """What the back office can see of ``customer`` (no secrets), read consistently."""
+        with self._store.reading():
+            return self._snapshot(customer)
+
+    def _snapshot(self, customer: str) -> CustomerSnapshot:
         cust = self._lookup(customer)
         if cust is None:
             return CustomerSnapshot()
         registration = self._store.one(
             "SELECT card_opened FROM registrations WHERE customer_id = ?", (cust.id,)
         )
-        session = self._session(cust.id)
+        session = self._session_row(cust.id)
         login = self._credential(cust.id, LOGIN)
         payment = self._credential(cust.id, PAYMENT)
         card = self._current_otp_card(cust.id)
@@ -407,12 +509,6 @@ class Bank:
             ukey_driver_installed=key is not None and key.driver_installed,
             ukey_certificate=key is not None and key.certificate,
         )
-
-    def printed_otp_card(self, customer: str) -> OtpCard | None:
-        """The card-printing office's copy of the customer's current OTP card."""
-        cust = self._lookup(customer)
-        card = None if cust is None else self._current_otp_card(cust.id)
-        return None if card is None else OtpCard(card.serial, card.grid)
 
     # ------------------------------------------------------------------ registration
 
@@ -458,6 +554,8 @@ class Bank:
         self._check_counter_password(req.payment_password)
 
     def _open_customer(self, req: RegistrationRequest, status: str = "registered") -> Registration:
+        if req.local_account and self._card_taken(req.card_to_register):
+            raise RegistrationRefused(Reason.CARD_MISSING, "the card is another customer's")
         now = self._now()
         cust_id = self._store.execute(
             "INSERT INTO customers (id_number, status, created_at) VALUES (?, ?, ?)",
@@ -486,6 +584,11 @@ class Bank:
         if req.own_ukey and req.ukey_medium is not None:
             self._record_ukey(cust_id, req.ukey_medium, "own")
         return Registration(req.customer, card_number, opened)
+
+    def _card_taken(self, card_number: str | None) -> bool:
+        """Whether ``card_number`` is already registered to a customer (one card, one)."""
+        taken = self._store.scalar("SELECT 1 FROM cards WHERE card_number = ?", (card_number,))
+        return taken is not None
 
     def _new_card_number(self) -> str:
         return "6222" + "".join(str(secrets.randbelow(10)) for _ in range(15))
@@ -525,9 +628,22 @@ class Bank:
 
     # ------------------------------------------------------------------ sessions
 
+    def _session_row(self, cust_id: int) -> SessionRow | None:
+        """The customer's open session, whoever holds it."""
+        row = self._store.one(
+            "SELECT restricted, token FROM sessions WHERE customer_id = ?", (cust_id,)
+        )
+        return None if row is None else SessionRow(bool(row["restricted"]), row["token"])
+
     def _session(self, cust_id: int) -> SessionRow | None:
-        row = self._store.one("SELECT restricted FROM sessions WHERE customer_id = ?", (cust_id,))
-        return None if row is None else SessionRow(bool(row["restricted"]))
+        """The customer's session, if this request belongs to it (see ``presenting``)."""
+        session = self._session_row(cust_id)
+        presented = _PRESENTED.get()
+        if session is None or presented is None:
+            return session
+        if presented.digest is None:
+            return None
+        return session if hmac.compare_digest(presented.digest, session.token_digest) else None
 
     def _online_session(self, cust_id: int) -> SessionRow:
         """A session that may do anything: logged in, password not counter-set (Q7)."""
@@ -543,12 +659,14 @@ class Bank:
         if self._session(cust_id) is None:
             raise SessionError(Reason.NOT_LOGGED_IN)
 
-    def _open_session(self, cust_id: int, *, restricted: bool) -> None:
-        token_digest = hashlib.sha256(secrets.token_bytes(32)).hexdigest()
+    def _open_session(self, cust_id: int, *, restricted: bool) -> str:
+        """A new session; the bank keeps the digest of its 256-bit random token."""
+        token = secrets.token_urlsafe(32)
         self._store.execute(
             "INSERT INTO sessions (customer_id, token, restricted, started_at) VALUES (?, ?, ?, ?)",
-            (cust_id, token_digest, int(restricted), self._now()),
+            (cust_id, token_digest(token), int(restricted), self._now()),
         )
+        return token
 
     def _must_change_password(self, credential: CredentialRow) -> bool:
         """A counter-set login password restricts the session until changed (R20, Q7)."""
@@ -750,7 +868,8 @@ class Bank:
 
     def _current_otp_card(self, cust_id: int) -> OtpCardRow | None:
         row = self._store.one(
-            "SELECT id, serial, status, uses, grid, first_login_at FROM otp_cards "
+            "SELECT id, serial, status, uses, cell_salt, cell_digests, first_login_at "
+            "FROM otp_cards "
             "WHERE customer_id = ? ORDER BY id DESC LIMIT 1",
             (cust_id,),
         )
@@ -761,7 +880,8 @@ class Bank:
             serial=row["serial"],
             status=row["status"],
             uses=row["uses"],
-            grid=tuple(row["grid"].split()),
+            cell_salt=row["cell_salt"],
+            cell_digests=row["cell_digests"],
             first_login_at=row["first_login_at"],
         )
 
@@ -770,14 +890,17 @@ class Bank:
         return card is not None and card.status in ("issued", "active")
 
     def _issue_otp_card(self, cust_id: int) -> OtpCard:
+        """Print a new card for the customer; the bank keeps one salted digest per cell."""
         card = OtpCard(
             serial=f"OTP{secrets.token_hex(6).upper()}",
             grid=tuple(f"{secrets.randbelow(1000):03d}" for _ in range(OTP_CELLS)),
         )
+        salt = secrets.token_bytes(CELL_SALT_BYTES)
+        digests = b"".join(cell_digest(salt, i, code) for i, code in enumerate(card.grid))
         self._store.execute(
-            "INSERT INTO otp_cards (customer_id, serial, status, grid, issued_at) "
-            "VALUES (?, ?, 'issued', ?, ?)",
-            (cust_id, card.serial, " ".join(card.grid), self._now()),
+            "INSERT INTO otp_cards (customer_id, serial, status, cell_salt, cell_digests, "
+            "issued_at) VALUES (?, ?, 'issued', ?, ?, ?)",
+            (cust_id, card.serial, salt, digests, self._now()),
         )
         return card
 
@@ -806,8 +929,17 @@ class Bank:
         return OtpChallenge.for_use(card.serial, card.uses + 1)
 
     def _otp_code_ok(self, card: OtpCardRow, code: str | None) -> bool:
-        expected = OtpCard(card.serial, card.grid).code_for(self._otp_challenge_for(card))
-        return code is not None and hmac.compare_digest(code.encode(), expected.encode())
+        """The code typed is the challenged cells' codes, each checked against its digest."""
+        cells = self._otp_challenge_for(card).cells
+        if code is None or len(code) != OTP_CELL_DIGITS * len(cells):
+            return False
+        matches = 0
+        for position, cell in enumerate(cells):
+            index = cell_index(cell)
+            typed = code[position * OTP_CELL_DIGITS:(position + 1) * OTP_CELL_DIGITS]
+            matches += hmac.compare_digest(cell_digest(card.cell_salt, index, typed),
+                                           card.cell(index))
+        return matches == len(cells)
 
     def _consume_otp_use(self, card: OtpCardRow, payment_id: int | None) -> None:
         """One accepted payment, one use (Q5); the 1000th use finishes the card (R8)."""

@@ -6,8 +6,10 @@ testing against the specs should catch every one of them; ``tests/test_bank_muta
 proves each really differs from the correct bank on a short hand-written trace.
 
 ``MUTANTS`` lists them as :class:`Mutant` records (name, rule IDs, one-line description,
-adapter factory, spec invariants it can break); ``make_mutant_adapter(name)`` builds the
-conformance adapter over one of them, like ``authspec.bank.adapter.make_adapter``.
+adapter factory, spec invariants it can break, the ``Bank`` subclass);
+``make_mutant_adapter(name)`` builds the conformance adapter over one of them, like
+``authspec.bank.adapter.make_adapter``, and ``authspec serve-reference --mutant NAME``
+serves one over HTTP.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class Mutant:
     description: str
     factory: AdapterFactory
     invariants: tuple[str, ...] = ()  # spec invariants the mutant can drive into violation
+    bank_class: type[Bank] = Bank  # the mutant bank itself (to serve it over HTTP, say)
 
 
 _REGISTRY: list[Mutant] = []
@@ -77,7 +80,7 @@ def mutant(
 
     def register(cls: type[Bank]) -> type[Bank]:
         description = (cls.__doc__ or "").strip().splitlines()[0]
-        _REGISTRY.append(Mutant(name, rules, description, _factory(cls), invariants))
+        _REGISTRY.append(Mutant(name, rules, description, _factory(cls), invariants, cls))
         return cls
 
     return register
@@ -139,7 +142,8 @@ class HalfOpenRegistration(Bank):
     """Books the customer before the counter's checks; a refused registration can log in."""
 
     def register_customer(self, request: RegistrationRequest) -> Registration:
-        with self._store.transaction():
+        rule = self.COUNTER_PASSWORD_RULE
+        with self._work(new=((rule, request.login_password), (rule, request.payment_password))):
             if self._lookup(request.customer) is not None:
                 raise RegistrationRefused(Reason.ALREADY_REGISTERED)
             registration = self._open_customer(request, status="opening")
@@ -590,7 +594,7 @@ class PaymentPasswordResetAtCounter(Bank):
     def reset_payment_password_at_counter(
         self, customer: str, id_document: IdDocument | None, card_number: str | None
     ) -> None:
-        with self._store.transaction():
+        with self._work():
             cust = self._registered(customer)
             self._verify_identity(cust, id_document, "reset_payment_password")
             self._verify_card(cust, card_number, "reset_payment_password")

@@ -1,6 +1,12 @@
-"""Read the harness's coverage JSON and failure traces, tolerantly, for the diagram overlays.
+"""Read the harness's run files, and other tools' coverage and traces, for the overlays.
 
-The format read (documented in docs/diagrams.md)::
+A document with a ``"format"`` key is an authspec run file (``coverage.json``,
+``failure.json``): it is read strictly, through the harness's own reader
+(``authspec.harness.runfiles``, documented in docs/harness.md), and a file in an unknown
+format or with a wrong key is an error naming the file and what is wrong, never a guess.
+
+A document without one comes from another tool, and is read tolerantly (documented in
+docs/diagrams.md)::
 
     {
       "transitions": {"session.login": 12, ...},      # transition id -> times taken
@@ -28,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from authspec.harness.runfiles import EARLIER_FORMATS, RunFileError, check_run_record
 from authspec.model.ir import System
 
 
@@ -101,7 +108,20 @@ class Failure:
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
+    def from_run_file(cls, data: Any, where: str) -> Failure:
+        """A ``failure.json`` the harness wrote (checked: ``RunFileError`` if it is not)."""
+        check_run_record(data, "failure", where)
+        steps = tuple(Step(event=raw["event"], params=raw["params"],
+                           transitions=tuple(raw["transitions"]), rejection=raw["rejection"],
+                           expected=raw["expected"], actual=raw["actual"],
+                           rules=tuple(raw["rules"]))
+                      for raw in data["steps"])
+        extra = {k: v for k, v in data.items() if k != "steps"}
+        return cls(steps, data["title"], data["divergent"], extra)
+
+    @classmethod
     def from_json(cls, data: Any, index: int = 0) -> Failure:
+        """A failure from another tool, read tolerantly (see the module docstring)."""
         if isinstance(data, list):
             data = {"steps": data}
         if not isinstance(data, dict):
@@ -143,7 +163,15 @@ class Coverage:
     source: str = ""
 
     @classmethod
+    def from_run_file(cls, data: Any, source: str) -> Coverage:
+        """A ``coverage.json`` the harness wrote (checked: ``RunFileError`` if it is not)."""
+        check_run_record(data, "coverage", source)
+        return cls(dict(data["transitions"]), dict(data["rejections"]), dict(data["states"]),
+                   [], source)
+
+    @classmethod
     def from_json(cls, data: Any, source: str = "") -> Coverage:
+        """Coverage from another tool, read tolerantly (see the module docstring)."""
         if isinstance(data, dict) and isinstance(data.get("coverage"), dict):
             inner = dict(data["coverage"])
             inner.setdefault("failures", data.get("failures", []))
@@ -193,28 +221,55 @@ def merge_coverage(runs: list[Coverage]) -> Coverage:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
+    """The JSON document in ``path``; ``RunFileError`` (a ValueError) names the file when it
+    is not JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise RunFileError(f"{path}: not JSON: {error}") from error
+
+
+def is_run_file(data: Any) -> bool:
+    """Whether ``data`` claims to be an authspec run file (it then is read strictly)."""
+    return isinstance(data, dict) and "format" in data
+
+
+def is_coverage_file(data: dict[str, Any]) -> bool:
+    return data.get("file") == "coverage" or data.get("format") == EARLIER_FORMATS["coverage"]
+
+
+def coverage_document(data: Any, source: str) -> Coverage:
+    """A coverage document: a run file read strictly, anything else tolerantly."""
+    if is_run_file(data):
+        return Coverage.from_run_file(data, source)
+    return Coverage.from_json(data, source)
 
 
 def load_coverage(path: str | Path) -> Coverage:
     """A coverage document from a JSON file or a run folder (see the module docstring)."""
     path = Path(path)
-    if path.is_dir():
-        candidates = sorted(path.glob("coverage.json")) or sorted(path.rglob("coverage.json"))
-        coverage = (Coverage.from_json(read_json(candidates[0]), str(candidates[0]))
-                    if candidates else Coverage(source=str(path)))
-        if not coverage.failures:
-            base = candidates[0].parent if candidates else path
-            files = sorted(base.glob("failure*.json")) + sorted(base.glob("failures/*.json"))
-            for file in files:
-                coverage.failures.extend(load_failures(file))
-        return coverage
-    return Coverage.from_json(read_json(path), str(path))
+    if not path.is_dir():
+        return coverage_document(read_json(path), str(path))
+    candidates = sorted(path.glob("coverage.json")) or sorted(path.rglob("coverage.json"))
+    coverage = (coverage_document(read_json(candidates[0]), str(candidates[0]))
+                if candidates else Coverage(source=str(path)))
+    if not coverage.failures:
+        base = candidates[0].parent if candidates else path
+        files = sorted(base.glob("failure*.json")) + sorted(base.glob("failures/*.json"))
+        for file in files:
+            coverage.failures.extend(load_failures(file))
+    return coverage
 
 
 def load_failures(path: str | Path) -> list[Failure]:
-    """The failures in a failure file (one failure, a list, or a coverage document)."""
+    """The failures in a failure file: a run file's one failure (a coverage run file has
+    none), or, from another tool, one failure, a list, or a coverage document."""
     data = read_json(Path(path))
+    if is_run_file(data):
+        if is_coverage_file(data):
+            check_run_record(data, "coverage", str(path))
+            return []
+        return [Failure.from_run_file(data, str(path))]
     if isinstance(data, dict) and ("steps" in data or "trace" in data):
         return [Failure.from_json(data)]
     if isinstance(data, list) and data and all(isinstance(d, dict) and "event" in d for d in data):

@@ -28,6 +28,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from authspec.model.errors import AuthspecError
+
+
+class InvalidResponse(AuthspecError, ValueError):
+    """A ``Response`` built against its rules (a bug in the adapter, not in the backend)."""
+
 
 @dataclass(frozen=True)
 class Response:
@@ -38,9 +44,9 @@ class Response:
 
     def __post_init__(self) -> None:
         if self.accepted and self.reason is not None:
-            raise ValueError("an accepted response carries no reason code")
+            raise InvalidResponse("an accepted response carries no reason code")
         if not self.accepted and not self.reason:
-            raise ValueError("a rejected response needs the reason code the spec declares")
+            raise InvalidResponse("a rejected response needs the reason code the spec declares")
 
     @classmethod
     def ok(cls) -> Response:

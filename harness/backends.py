@@ -16,10 +16,12 @@ A factory is called with the keyword arguments among ``system`` (the loaded IR) 
 ``specs`` (the spec folder) that its signature accepts, so a backend that needs the spec
 can get it and one that does not is called with no arguments.
 
-``Backend`` runs every call to the adapter (creation included, so thread-bound resources
-such as SQLite connections stay on one thread) in one worker thread with a deadline per
-call, and turns an exception, a hang or an answer that is not a ``Response`` into a
-``BackendFailure``: a backend error, never a nonconformance.
+``Backend`` runs every call to the adapter with a deadline per call: on the calling
+thread with SIGALRM when that is the main thread (the default: cheapest), otherwise every
+call, creation included, on one worker thread of its own (so thread-bound resources such
+as SQLite connections stay on one thread). It turns an exception, a hang or an answer
+that is not a ``Response`` into a ``BackendFailure``: a backend error, never a
+nonconformance.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from authspec.model import Executable, ModelError
+from authspec.model.errors import AuthspecError
 from authspec.model.ir import System
 
 from .adapter import Observation, Response
@@ -53,11 +56,11 @@ REGISTRY: dict[str, str] = {
 }
 
 
-class BackendNotFound(Exception):
+class BackendNotFound(AuthspecError):
     """The backend name cannot be resolved or imported (a usage error: exit 2)."""
 
 
-class BackendFailure(Exception):
+class BackendFailure(AuthspecError):
     """The backend failed to answer: an exception, a timeout or a garbage answer."""
 
     def __init__(self, kind: str, call: str, detail: str):
@@ -65,6 +68,10 @@ class BackendFailure(Exception):
         self.call = call  # "reset()", "perform(pay)", ...
         self.detail = detail
         super().__init__(f"backend {kind} in {call}: {detail}")
+
+
+class BackendModeError(AuthspecError, ValueError):
+    """A ``Backend`` asked for a way of keeping deadlines this process cannot offer."""
 
 
 # -- resolution -------------------------------------------------------------------------------
@@ -274,6 +281,14 @@ class _SignalRunner:
 
     def __init__(self) -> None:
         self._armed = False
+        self._previous: Any = None
+        self._installed = False
+
+    def _install(self) -> None:
+        """Install the SIGALRM handler once for the backend's life (not per call)."""
+        if not self._installed:
+            self._previous = signal.signal(signal.SIGALRM, self._on_alarm)
+            self._installed = True
 
     @staticmethod
     def available() -> bool:
@@ -292,7 +307,7 @@ class _SignalRunner:
                 return True, True, fn(*args)
             except BaseException as error:
                 return True, False, error
-        previous = signal.signal(signal.SIGALRM, self._on_alarm)
+        self._install()
         self._armed = True
         signal.setitimer(signal.ITIMER_REAL, timeout)
         try:
@@ -304,11 +319,12 @@ class _SignalRunner:
         finally:
             self._armed = False
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
         return True, True, result
 
     def stop(self) -> None:
-        pass
+        if self._installed:
+            signal.signal(signal.SIGALRM, self._previous)
+            self._installed = False
 
 
 class Backend:
@@ -331,7 +347,8 @@ class Backend:
         if mode == "auto":
             mode = "signal" if _SignalRunner.available() else "thread"
         if mode == "signal" and not _SignalRunner.available():
-            raise ValueError("the signal mode needs SIGALRM and the main thread")
+            raise BackendModeError("the signal mode needs SIGALRM and the main thread: "
+                                   "use mode='thread' (or 'auto') elsewhere")
         self.mode = mode
         self._worker: _Worker | _SignalRunner = (
             _SignalRunner() if mode == "signal" else _Worker(f"authspec-backend-{name}"))

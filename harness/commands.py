@@ -11,9 +11,8 @@ or backend error.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -22,17 +21,25 @@ from rich.table import Table
 
 from authspec.model import SpecErrors, load
 from authspec.model.commands import console as make_console
-from authspec.model.ir import System, citation_order
 
-from .backends import BackendNotFound, mutant_sets
-from .machine import RunState
-from .report import (
+from .console import (
     coverage_summary,
     render_coverage,
     render_failure,
     render_steps,
 )
-from .run import (
+from .driver import RunState
+from .mutation import (
+    MutantRun,
+    MutantSetError,
+    MutationReport,
+    load_mutant_set,
+    run_mutants,
+    select_mutants,
+    time_to_kill,
+    trace_length,
+)
+from .options import (
     DEFAULT_DATABASE,
     DEFAULT_EXAMPLES,
     DEFAULT_MAX_SECONDS,
@@ -41,13 +48,12 @@ from .run import (
     DEFAULT_STEPS,
     DEFAULT_TIMEOUT,
     CheckOptions,
-    CheckResult,
-    check,
 )
+from .run import CheckResult, check
 from .skeleton import skeleton
 
 
-def _progress(console: Console, enabled: bool):
+def _progress(console: Console, enabled: bool) -> Progress | None:
     if not enabled:
         return None
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
@@ -207,112 +213,59 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Check every mutant of a declared mutant set: exit 0 when every one is killed."""
         console = make_console()
-        sets = mutant_sets()
-        family = mutant_set or (next(iter(sets)) if len(sets) == 1 else None)
-        if family not in sets:
-            known = ", ".join(sorted(sets)) or "none declared"
-            console.print(f"error: name a mutant set with --set (known: {known}); a package "
-                          "declares one in the entry-point group 'authspec.mutant_sets'")
-            raise typer.Exit(2)
         try:
-            mutants = sets[family].load()
-        except Exception as error:
-            console.print(f"error: cannot load mutant set {family!r}: {error}")
+            family, mutants = load_mutant_set(mutant_set)
+            selected = select_mutants(mutants, only)
+        except MutantSetError as error:
+            console.print(f"error: {error}")
             raise typer.Exit(2) from None
-        selected = [m for m in mutants if not only or m.name in only]
-        if not selected:
-            console.print("error: no mutant selected")
+        options = CheckOptions(backend=family, specs=str(specs) if specs else None,
+                               examples=examples, steps=steps,
+                               max_seconds=max_seconds or None, seed=seed, database=None)
+
+        def progress(run: MutantRun) -> None:
+            print_mutant_run(console, run, show_trace=show_trace)
+
+        report = run_mutants(family, selected, options, out=out, on_result=progress)
+        if report.error is not None:
+            print_result(console, report.error, options, show_coverage=False)
             raise typer.Exit(2)
-        rows = []
-        started = time.monotonic()
-        for mutant in selected:
-            options = CheckOptions(
-                backend=f"{family}:{mutant.name}", specs=str(specs) if specs else None,
-                examples=examples, steps=steps, max_seconds=max_seconds or None, seed=seed,
-                database=None, out=str(out / "mutants" / mutant.name))
-            try:
-                result = check(options)
-            except BackendNotFound as error:  # pragma: no cover - check() reports it
-                console.print(f"error: {error}")
-                raise typer.Exit(2) from None
-            if result.status == "error":
-                print_result(console, result, options, show_coverage=False)
-                raise typer.Exit(2)
-            rows.append((mutant, result))
-            status = "killed" if result.status == "fail" else "SURVIVED"
-            print(f"  {mutant.name}: {status} ({result.elapsed:.1f} s)", file=sys.stderr)
-            if show_trace == mutant.name and result.failure is not None:
-                assert result.system is not None
-                render_failure(console, result.system, result.failure)
-        table = Table(title=f"Mutant set {family!r}: {len(rows)} mutants", header_style="bold")
-        for column in ("mutant", "rules", "killed", "time to kill", "run time",
-                       "shortest trace"):
-            table.add_column(column, justify="right" if "time" in column or "trace" in column
-                             else "left")
-        for mutant, result in rows:
-            killed = result.status == "fail"
-            table.add_row(
-                mutant.name, " ".join(mutant.rules),
-                "[green]yes[/]" if killed else "[bold red]NO[/]",
-                _time_to_kill(result), f"{result.elapsed:.1f} s",
-                _steps(result))
-        console.print(table)
-        survivors = [m.name for m, r in rows if r.status != "fail"]
-        summary = (f"{len(rows) - len(survivors)}/{len(rows)} killed in "
-                   f"{time.monotonic() - started:.0f} s"
-                   + (f"; survivors: {', '.join(survivors)}" if survivors else ""))
-        console.print(summary)
-        system = next((r.system for _, r in rows if r.system is not None), None)
-        gaps = mutant_gaps(system, [m for m, _ in rows]) if system is not None else []
-        for gap in gaps:
-            console.print(f"note: {gap}", highlight=False)
-        if markdown is not None:
-            markdown.parent.mkdir(parents=True, exist_ok=True)
-            markdown.write_text(mutant_markdown(rows, summary, gaps), encoding="utf-8")
-            console.print(f"table written to {markdown}", highlight=False)
-        raise typer.Exit(1 if survivors else 0)
+        print_mutation_report(console, report, markdown)
+        raise typer.Exit(1 if report.survivors else 0)
 
 
-def _time_to_kill(result: CheckResult) -> str:
-    return f"{result.time_to_failure:.1f} s" if result.time_to_failure is not None else "-"
+def print_mutant_run(console: Console, run: MutantRun, *, show_trace: str | None) -> None:
+    """One line per mutant on stderr, and its trace when asked for."""
+    result = run.result
+    if result.status == "error":
+        return
+    status = "killed" if run.killed else "SURVIVED"
+    print(f"  {run.mutant.name}: {status} ({result.elapsed:.1f} s)", file=sys.stderr)
+    if show_trace == run.mutant.name and result.failure is not None:
+        assert result.system is not None
+        render_failure(console, result.system, result.failure)
 
 
-def _steps(result: CheckResult) -> str:
-    if result.failure is None:
-        return "-"
-    count = len(result.failure.steps)
-    return f"{count} step" if count == 1 else f"{count} steps"
-
-
-def mutant_gaps(system: System, mutants: list[Any]) -> list[str]:
-    """The rules and invariants of the spec that no mutant of the selection targets."""
-    targeted_rules = {rule for m in mutants for rule in m.rules}
-    targeted_invariants = {inv for m in mutants for inv in getattr(m, "invariants", ())}
-    cited = sorted({rule for t in system.transitions for rule in t.rules}
-                   | {rule for r in system.rejections for rule in r.rules},
-                   key=citation_order)
-    invariants = [inv.id for inv in system.all_invariants]
-    gaps = []
-    rules = [r for r in cited if r.startswith("R") and r not in targeted_rules]
-    if rules:
-        gaps.append(f"cited rules no mutant targets: {' '.join(rules)}")
-    # A mutant may name an invariant of a machine without the machine prefix.
-    missing = [i for i in invariants
-               if i not in targeted_invariants and i.rsplit(".", 1)[-1] not in targeted_invariants]
-    if missing:
-        gaps.append(f"invariants no mutant targets: {' '.join(missing)}")
-    return gaps
-
-
-def mutant_markdown(rows: list[tuple[Any, CheckResult]], summary: str,
-                    gaps: list[str]) -> str:
-    lines = ["| mutant | rules | invariants | killed | time to kill | shortest trace |",
-             "|---|---|---|---|---:|---:|"]
-    for mutant, result in rows:
-        killed = "yes" if result.status == "fail" else "**NO**"
-        invariants = ", ".join(getattr(mutant, "invariants", ()))
-        lines.append(f"| `{mutant.name}` | {' '.join(mutant.rules)} | {invariants} | "
-                     f"{killed} | {_time_to_kill(result)} | {_steps(result)} |")
-    lines += ["", summary + "."]
-    lines += [f"Note: {gap}." for gap in gaps]
-    return "\n".join(lines) + "\n"
+def print_mutation_report(console: Console, report: MutationReport,
+                          markdown: Path | None) -> None:
+    """The table of mutants, the summary, the gaps; the Markdown table when asked for."""
+    table = Table(title=f"Mutant set {report.family!r}: {len(report.runs)} mutants",
+                  header_style="bold")
+    for column in ("mutant", "rules", "killed", "time to kill", "run time",
+                   "shortest trace"):
+        table.add_column(column, justify="right" if "time" in column or "trace" in column
+                         else "left")
+    for run in report.runs:
+        table.add_row(
+            run.mutant.name, " ".join(run.mutant.rules),
+            "[green]yes[/]" if run.killed else "[bold red]NO[/]",
+            time_to_kill(run.result), f"{run.result.elapsed:.1f} s",
+            trace_length(run.result))
+    console.print(table)
+    console.print(report.summary())
+    for gap in report.gaps:
+        console.print(f"note: {gap}", highlight=False)
+    if markdown is not None:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(report.markdown(), encoding="utf-8")
+        console.print(f"table written to {markdown}", highlight=False)

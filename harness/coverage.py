@@ -13,27 +13,28 @@ failures and shrinking alike):
 ``rules``        rule or question ID -> steps whose deciding transitions/rejection cite it;
 ``events``       event -> ``{"sent", "accepted", "rejected"}``.
 
-``to_json`` adds, per category, the declared ids never exercised (``uncovered``) and the
-totals; docs/harness.md documents the file.
+``runfiles.write_coverage`` writes it as ``coverage.json`` with, per category, the declared
+ids never exercised (``uncovered``) and the totals; docs/harness.md documents the file.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter as Tally
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from authspec.model import Outcome
 from authspec.model.ir import System, citation_order
 
 OTHERWISE = "<otherwise>"
-FORMAT = "authspec-coverage/1"
+#: the categories counted, in the order of ``Coverage.declared``
+CATEGORIES = ("states", "transitions", "rejections", "reasons", "rules", "events")
 
 
 @dataclass
 class Coverage:
+    """The counts of one run (see the module docstring), against the spec's declared ids."""
+
     system: System
     states: Tally[str] = field(default_factory=Tally)
     transitions: Tally[str] = field(default_factory=Tally)
@@ -48,7 +49,7 @@ class Coverage:
         self.examples += 1
         self.states.update(f"{m}.{s}" for m, s in configuration.items())
 
-    def record(self, outcome: Outcome, configuration: dict[str, str]) -> None:
+    def record(self, outcome: Outcome, configuration: Mapping[str, str]) -> None:
         self.steps += 1
         tally = self.events.setdefault(outcome.event, Tally())
         tally["sent"] += 1
@@ -65,8 +66,8 @@ class Coverage:
     # -- declared universe -----------------------------------------------------------------
     def declared(self) -> dict[str, list[str]]:
         system = self.system
-        cited = sorted({r for element in (*system.transitions, *system.rejections)
-                        for r in element.rules}, key=citation_order)
+        cited = sorted({r for t in system.transitions for r in t.rules}
+                       | {r for j in system.rejections for r in j.rules}, key=citation_order)
         return {
             "states": [f"{m.name}.{s.name}" for m in system.machines for s in m.states],
             "transitions": [t.id for t in system.transitions],
@@ -92,33 +93,3 @@ class Coverage:
     def uncovered(self, category: str) -> list[str]:
         counts = self._counts(category)
         return [i for i in self.declared()[category] if not counts.get(i)]
-
-    def to_json(self) -> dict[str, Any]:
-        declared = self.declared()
-        data: dict[str, Any] = {
-            "format": FORMAT,
-            "system": self.system.name,
-            "examples": self.examples,
-            "steps": self.steps,
-        }
-        for category in ("states", "transitions", "rejections", "reasons", "rules"):
-            counts = getattr(self, category)
-            ids = declared[category]
-            extra = [k for k in counts if k not in ids]
-            data[category] = {i: counts.get(i, 0) for i in [*ids, *extra]}
-        data["events"] = {e: {k: self.events.get(e, Tally()).get(k, 0)
-                              for k in ("sent", "accepted", "rejected")}
-                          for e in declared["events"]}
-        data["uncovered"] = {c: self.uncovered(c) for c in declared}
-        data["totals"] = {c: {"covered": a, "declared": b}
-                          for c, (a, b) in self.summary().items()}
-        return data
-
-    def write(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n",
-                        encoding="utf-8")
-        return path
-
-

@@ -32,7 +32,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from .run import CheckOptions, CheckResult, check
+from .options import CheckOptions
+from .run import CheckResult, check
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

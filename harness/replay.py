@@ -11,12 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from authspec.model import load
+from authspec.model.errors import AuthspecError
 
 from .adapter import Response
 from .backends import Backend, open_backend
 
 
-class ReplayMismatch(AssertionError):
+class ReplayMismatch(AuthspecError, AssertionError):
     """The backend answered differently from the recorded model answer."""
 
 

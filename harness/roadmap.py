@@ -6,8 +6,12 @@ the *model* breadth first from its initial state, taking every transition it can
 fire (parameters found by ``Analysis.repair`` from deterministic defaults), and keeps the
 first concrete state reached for each abstract state (machine states, and the bool and
 enum variables). For a *goal* (a transition or a rejection of the spec), ``find`` returns
-the shortest path of concrete steps from the initial state to a state where the goal can
-be made to happen.
+the index of the first node, in breadth-first order, where the goal can be made to happen,
+and ``route`` the steps from the initial state to it: the route with the fewest entries
+among the nodes explored. An entry may repeat a counting step many times, so that is not
+always the fewest concrete steps; and only the first concrete state of each abstract state
+is explored, within ``max_nodes`` nodes and ``max_depth`` entries, so a goal reachable only
+through another concrete state, or beyond those limits, has no route.
 
 The roadmap depends only on the spec (never on the run so far), so the steps it gives are
 a pure function of the goal drawn by Hypothesis: replays and shrinking stay deterministic.
@@ -23,14 +27,15 @@ from typing import Any
 from authspec.model import Executable, Snapshot
 from authspec.model.ir import System
 
-from .strategies import Analysis, Memory, candidates
+from .strategies import MISS, Analysis, Memory, candidates
 
 
 @dataclass(frozen=True)
 class Goal:
-    """Make ``element`` (a transition or rejection id) decide an ``event``."""
+    """Make ``element`` (a transition or rejection id) decide an ``event``; an
+    ``isolation`` goal is a rejection made to hold alone (see ``isolated_params``)."""
 
-    kind: str  # "transition" | "rejection"
+    kind: str  # "transition" | "rejection" | "isolation"
     id: str
     event: str
 
@@ -41,6 +46,22 @@ class _Node:
     parent: int | None
     step: tuple[str, dict[str, Any], int] | None  # event, parameters, times
     depth: int
+
+
+def isolated_params(roadmap: Roadmap, analysis: Analysis, model: Executable, goal: Goal,
+                    memory: Memory) -> dict[str, Any] | None:
+    """Parameters under which the refusal ``goal`` alone holds in the model's current state
+    (see ``sweep.isolated_refusal``), or None."""
+    options = candidates(analysis, model, goal.event, memory)
+    start = roadmap.defaults(goal.event, options)
+    accepted = analysis.repair(model, goal.event, start, options)
+    if analysis.score(model, goal.event, accepted) == 0:
+        start = accepted
+    params = analysis.repair(model, goal.event, start, options, refuse_by=goal.id,
+                             isolated=True)
+    if analysis.refusal_score(model, goal.event, params, goal.id, isolated=True) >= MISS:
+        return None
+    return params
 
 
 def goals_of(system: System) -> list[Goal]:
@@ -66,7 +87,7 @@ class Roadmap:
         self.nodes: list[_Node] = [root]
         self._seen = {self._key()}
         self._expanded = 0  # nodes [0, _expanded) have their children
-        self._found: dict[str, int | None] = {}
+        self._found: dict[Goal, int | None] = {}
         self._counted: set[Any] = set()
         self.goals = goals_of(system)
 
@@ -93,8 +114,8 @@ class Roadmap:
             model.restore(node.snapshot)
             if not analysis.may_accept(model, event):
                 continue
-            states = model.states
-            targets = [t.element.id for t in analysis.transitions[event] if t.applies(states)]
+            targets = [t.transition.id
+                       for t in analysis.semantics.candidate_transitions(model.current, event)]
             for target in targets:
                 model.restore(node.snapshot)
                 options = candidates(analysis, model, event, Memory())
@@ -168,13 +189,17 @@ class Roadmap:
     def achievable(self, goal: Goal) -> bool:
         """Whether ``goal`` can happen in the roadmap model's current state."""
         model, analysis = self.model, self.analysis
-        states = model.states
+        semantics, here = analysis.semantics, model.current
+        if goal.kind == "isolation":
+            return (any(r.rejection.id == goal.id
+                        for r in semantics.applicable_refusals(here, goal.event))
+                    and isolated_params(self, analysis, model, goal, Memory()) is not None)
         if goal.kind == "rejection":
-            if not any(r.element.id == goal.id and r.applies(states)
-                       for r in analysis.rejections[goal.event]):
+            if not any(r.rejection.id == goal.id
+                       for r in semantics.applicable_refusals(here, goal.event)):
                 return False
-        elif not any(t.element.id == goal.id and t.applies(states)
-                     for t in analysis.transitions[goal.event]):
+        elif not any(t.transition.id == goal.id
+                     for t in semantics.candidate_transitions(here, goal.event)):
             return False
         options = candidates(analysis, model, goal.event, Memory())
         start = self.defaults(goal.event, options)
@@ -187,8 +212,8 @@ class Roadmap:
 
     def find(self, goal: Goal) -> int | None:
         """The index of the first node (breadth first) where ``goal`` is achievable."""
-        if goal.id in self._found:
-            return self._found[goal.id]
+        if goal in self._found:
+            return self._found[goal]
         found = None
         index = 0
         while self._node(index):
@@ -197,7 +222,7 @@ class Roadmap:
                 found = index
                 break
             index += 1
-        self._found[goal.id] = found
+        self._found[goal] = found
         return found
 
     def routes_by_depth(self, goals: list[Goal]
@@ -206,24 +231,25 @@ class Roadmap:
         goals of the same node). Costs what ``route`` of every goal costs, but the first
         answers come before the deep nodes are explored."""
         # -1: not looked for yet; None: known to be out of reach.
-        pending = [goal for goal in goals if self._found.get(goal.id, -1) is not None]
+        pending = [goal for goal in goals if self._found.get(goal, -1) is not None]
         index = 0
         while pending and self._node(index):
-            here, still = [], []
+            here: list[Goal] = []
+            still: list[Goal] = []
             for goal in pending:
-                found = self._found.get(goal.id, -1)
+                found = self._found.get(goal, -1)
                 if found == -1:
                     self.model.restore(self.nodes[index].snapshot)
                     found = index if self.achievable(goal) else -1
                     if found == index:
-                        self._found[goal.id] = index
+                        self._found[goal] = index
                 (here if found == index else still).append(goal)
             for goal in here:
                 yield goal, self.path(index)
             pending = still
             index += 1
         for goal in pending:
-            self._found.setdefault(goal.id, None)
+            self._found.setdefault(goal, None)
 
     def path(self, index: int) -> list[tuple[str, dict[str, Any], int]]:
         """The concrete steps from the initial state to node ``index``."""

@@ -2,7 +2,9 @@
 
 ``check(options)`` returns a ``CheckResult`` (pass, fail or error) with the coverage, the
 minimal failing trace or the backend error, and writes ``coverage.json`` and, on failure,
-``replay_<hash>.py`` into ``options.out``. Exit codes: 0 pass, 1 nonconformance, 2 usage
+``failure.json`` (runfiles.py) and ``replay_<hash>.py`` (replay_file.py) into
+``options.out``. ``options`` (options.py) is the run's one configuration: every part of the
+run reads it from the ``RunState``. Exit codes: 0 pass, 1 nonconformance, 2 usage
 or backend error.
 
 Budget: ``examples`` test cases of at most ``steps`` rules each, stopped early after
@@ -28,57 +30,24 @@ from hypothesis.errors import Flaky
 from hypothesis.stateful import get_state_machine_test
 
 from authspec.model import SpecErrors, load
+from authspec.model.errors import AuthspecError
 from authspec.model.ir import System
 
 from .backends import Backend, BackendFailure, BackendNotFound, open_backend
 from .coverage import Coverage
-from .machine import (
-    BackendAbort,
-    Failure,
-    Nonconformance,
-    RunConfig,
-    RunOver,
-    RunState,
-    Step,
-    build_machine,
-    class_name,
-    minimise,
-    sweep,
-)
-from .report import write_failure, write_replay
+from .driver import RunState
+from .machine import build_machine, class_name
+from .minimise import minimise
+from .options import CheckOptions
+from .records import BackendAbort, Failure, Nonconformance, RunOver, Step
+from .replay_file import write_replay
 from .roadmap import Goal
-
-DEFAULT_EXAMPLES = 150
-DEFAULT_STEPS = 60
-DEFAULT_MAX_SECONDS = 40.0
-DEFAULT_SHRINK_SECONDS = 12.0
-DEFAULT_TIMEOUT = 10.0
-DEFAULT_DATABASE = ".authspec/examples"
-DEFAULT_OUT = "authspec-out"
+from .runfiles import FAILURE_FILE, write_coverage, write_failure
+from .sweep import sweep
 
 
-class UsageError(Exception):
+class UsageError(AuthspecError):
     """A problem with what was asked (exit 2): bad option, unloadable spec, unknown backend."""
-
-
-@dataclass
-class CheckOptions:
-    backend: str
-    specs: str | None = None
-    examples: int = DEFAULT_EXAMPLES
-    steps: int = DEFAULT_STEPS
-    max_seconds: float | None = DEFAULT_MAX_SECONDS
-    shrink_seconds: float | None = DEFAULT_SHRINK_SECONDS
-    seed: int | None = None
-    database: str | None = DEFAULT_DATABASE  # directory, redis://..., or None/"none"
-    out: str | None = DEFAULT_OUT
-    timeout: float | None = DEFAULT_TIMEOUT
-    observe: bool = True
-    repair: bool = True  # steer parameters towards acceptance
-    repeat: bool = True  # the repeat rule for counters
-    roadmap: bool = True  # goals: jump to deep states (and the sweep)
-    sweep: bool = True  # make every transition and rejection happen once first
-    show_secrets: bool = False
 
 
 @dataclass
@@ -178,13 +147,13 @@ def check(options: CheckOptions, *,
 SWEEP_KEY = b"authspec-sweep:"
 
 
-def _hypothesis(run: RunState, options: CheckOptions, database: ExampleDatabase | None,
+def _hypothesis(run: RunState, database: ExampleDatabase | None,
                 phases: tuple[Phase, ...], pinned: Goal | None = None) -> Failure | None:
     """One Hypothesis run of the generated machine: the minimal failure, or None.
 
     ``BackendAbort`` and ``RunOver`` propagate to the caller."""
-    machine = build_machine(run, options.backend, seed=options.seed, pinned=pinned)
-    config = hypothesis_settings(options, database)
+    machine = build_machine(run, pinned=pinned)
+    config = hypothesis_settings(run.options, database)
     test = get_state_machine_test(machine, settings=settings(config, phases=phases))
     try:
         test()
@@ -217,57 +186,85 @@ def _recorded_goal(database: ExampleDatabase | None, key: bytes,
     return None
 
 
+def _replay_saved(run: RunState, database: ExampleDatabase | None,
+                  key: bytes) -> Failure | None:
+    """Saved failures first: a goal the sweep once failed on, then Hypothesis's own."""
+    recorded = _recorded_goal(database, key, run.roadmap.goals)
+    if recorded is not None:
+        run.phase = "replay"
+        found = sweep(run, [recorded])
+        if found is not None:
+            return found[0]
+        if database is not None:
+            database.delete(key, recorded.id.encode())
+    if database is None:
+        return None
+    run.phase = "replay"
+    return _hypothesis(run, database, (Phase.reuse, Phase.shrink))
+
+
+def _sweep_all(run: RunState, database: ExampleDatabase | None,
+               key: bytes) -> Failure | None:
+    """The sweep: every transition and rejection once, along the roadmap's route; the goal
+    it fails on is saved, to be replayed first next time."""
+    if not (run.options.sweep and run.options.roadmap):
+        return None
+    run.phase = "sweep"
+    found = sweep(run)
+    if found is None:
+        return None
+    failure, goal = found
+    if database is not None:
+        database.save(key, goal.id.encode())
+    return failure
+
+
+def _search(run: RunState, database: ExampleDatabase | None,
+            result: CheckResult) -> Failure | None:
+    """Replay, sweep, then explore, until a failure: the failure, or None (``result`` then
+    says whether the backend failed or the budget ran out)."""
+    key = _sweep_key(run.options, run.system)
+    try:
+        failure = _replay_saved(run, database, key) or _sweep_all(run, database, key)
+        if failure is None:
+            run.phase = "explore"
+            failure = _hypothesis(run, database, (Phase.generate, Phase.target, Phase.shrink))
+        return failure
+    except BackendAbort as abort:
+        if run.failures:  # the backend failed while a failure was being shrunk
+            run.notes.append(f"the backend failed while shrinking: {abort.error}")
+            return run.best_failure()
+        result.status, result.error, result.error_steps = "error", abort.error, abort.steps
+    except RunOver as over:
+        if run.failures:
+            run.notes.append(f"{over.why}: Hypothesis stopped shrinking early; steps the "
+                             "failure does not need were then deleted one by one")
+            return run.best_failure()
+        result.stopped = over.why
+    return None
+
+
+def _write_run_files(result: CheckResult, run: RunState, out: Path) -> None:
+    """coverage.json always; failure.json and the replay file on a failure."""
+    options, system = run.options, run.system
+    result.coverage_path = write_coverage(out, run.coverage)
+    # failure.json always describes this run: an old one would put a stale trace in the
+    # report of a passing run.
+    (out / FAILURE_FILE).unlink(missing_ok=True)
+    if result.failure is None:
+        return
+    result.failure_path = write_failure(out, system, result.failure, options.backend,
+                                        show_secrets=options.show_secrets)
+    specs = str(Path(options.specs).resolve()) if options.specs else None
+    result.replay_path = write_replay(out, system, result.failure, options.backend, specs)
+
+
 def _run(options: CheckOptions, system: System, backend: Backend,
          database: ExampleDatabase | None, on_progress: Callable[[RunState], None] | None,
          started: float) -> CheckResult:
-    config = RunConfig(observe=options.observe, max_seconds=options.max_seconds,
-                       shrink_seconds=options.shrink_seconds, repair=options.repair,
-                       repeat=options.repeat, roadmap=options.roadmap)
-    run = RunState(system, backend, config)
-    run.on_progress = on_progress
+    run = RunState(system, backend, options, on_progress)
     result = CheckResult("pass", options.backend, system, run.coverage, 0.0)
-    key = _sweep_key(options, system)
-    goals = run.roadmap.goals
-    explore = (Phase.generate, Phase.target, Phase.shrink)
-    failure: Failure | None = None
-    try:
-        # 1. Saved failures first: a goal the sweep once failed on, then Hypothesis's own.
-        recorded = _recorded_goal(database, key, goals)
-        if recorded is not None:
-            run.phase = "replay"
-            found = sweep(run, [recorded])
-            if found is not None:
-                failure = found[0]
-            elif database is not None:
-                database.delete(key, recorded.id.encode())
-        if failure is None and database is not None:
-            run.phase = "replay"
-            failure = _hypothesis(run, options, database, (Phase.reuse, Phase.shrink))
-        # 2. The sweep: every transition and rejection once, along its shortest route.
-        if failure is None and options.sweep and config.roadmap:
-            run.phase = "sweep"
-            found = sweep(run)
-            if found is not None:
-                failure, goal = found
-                if database is not None:
-                    database.save(key, goal.id.encode())
-        # 3. Exploration.
-        if failure is None:
-            run.phase = "explore"
-            failure = _hypothesis(run, options, database, explore)
-    except BackendAbort as abort:
-        if run.failures:  # the backend failed while a failure was being shrunk
-            failure = run.best_failure()
-            run.notes.append(f"the backend failed while shrinking: {abort.error}")
-        else:
-            result.status, result.error, result.error_steps = "error", abort.error, abort.steps
-    except RunOver as over:
-        if run.failures:
-            failure = run.best_failure()
-            run.notes.append(f"{over.why}: Hypothesis stopped shrinking early; steps the "
-                             "failure does not need were then deleted one by one")
-        else:
-            result.stopped = over.why
+    failure = _search(run, database, result)
     if failure is not None and options.shrink_seconds and result.status != "error":
         # Last, delete the steps the failure does not need.
         run.phase = "shrink"
@@ -281,15 +278,5 @@ def _run(options: CheckOptions, system: System, backend: Backend,
     if run.first_failure_at is not None:
         result.time_to_failure = run.first_failure_at - run.started
     if options.out:
-        out = Path(options.out)
-        result.coverage_path = run.coverage.write(out / "coverage.json")
-        # failure.json always describes this run: an old one would put a stale trace in the
-        # report of a passing run.
-        (out / "failure.json").unlink(missing_ok=True)
-        if result.failure is not None:
-            result.failure_path = write_failure(out, system, result.failure, options.backend,
-                                                show_secrets=options.show_secrets)
-            specs = str(Path(options.specs).resolve()) if options.specs else None
-            result.replay_path = write_replay(out, system, result.failure, options.backend,
-                                              specs)
+        _write_run_files(result, run, Path(options.out))
     return result

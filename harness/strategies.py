@@ -28,6 +28,7 @@ variables a transition increments by a constant and a guard compares, for the re
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -204,18 +205,6 @@ class Guarded:
         return (compiled.transition if isinstance(compiled, CompiledTransition)
                 else compiled.rejection)
 
-    @property
-    def machine(self) -> str:
-        return self.element.machine
-
-    @property
-    def sources(self) -> frozenset[str]:
-        return self.compiled.sources
-
-    def applies(self, states: Mapping[str, str]) -> bool:
-        """Whether the element's machine is in one of its ``from`` states (by name)."""
-        return not self.sources or states[self.machine] in self.sources
-
     def missing(self, params: Mapping[str, Any], snapshot: Snapshot) -> int:
         """How many of the guard's conjuncts are false (0: the guard holds)."""
         count = 0
@@ -354,24 +343,42 @@ class Analysis:
         return [r.rejection for r in self.semantics.applicable_refusals(model.current, event)]
 
     def refusal_score(self, model: Executable, event: str, params: Mapping[str, Any],
-                      rejection: str) -> int:
+                      rejection: str, *, isolated: bool = False) -> int:
         """How far ``params`` are from being refused by ``rejection`` (0: they are): the
         false conjuncts of its guard, and each refusal of higher priority that would
-        decide first."""
+        decide first.
+
+        ``isolated`` asks for more (the condition under test alone decides, MC/DC): every
+        other refusal of the event false too, and, where the spec allows it, a transition
+        that would fire but for this refusal. Then a score below ``MISS`` means this refusal
+        alone holds, and 0 that a transition would fire without it."""
         snapshot = model.current
-        bad = 0
+        higher = lower = 0
+        missing: int | None = None
         for r in self.rejections[event]:
             if not r.compiled.in_source(snapshot.states):
                 continue
             if r.element.id == rejection:
-                return bad + MISS * r.missing(params, snapshot)
-            bad += r.holds(params, snapshot)
-        return bad + MISS * MISS
+                missing = r.missing(params, snapshot)
+                if not isolated:
+                    return higher + MISS * missing
+            elif missing is None:
+                higher += r.holds(params, snapshot)
+            else:
+                lower += r.holds(params, snapshot)
+        if missing is None:
+            return higher + MISS * MISS
+        return (MISS * (higher + missing + lower)
+                + (not self._would_fire(params, snapshot, event)))
+
+    def _would_fire(self, params: Mapping[str, Any], snapshot: Snapshot, event: str) -> bool:
+        return any(t.holds(params, snapshot) for t in self.transitions[event]
+                   if t.compiled.in_source(snapshot.states))
 
     def repair(self, model: Executable, event: str, params: Mapping[str, Any],
                candidates: Mapping[str, Sequence[Any]],
                target: frozenset[str] | None = None, *,
-               refuse_by: str | None = None) -> dict[str, Any]:
+               refuse_by: str | None = None, isolated: bool = False) -> dict[str, Any]:
         """Change parameters one at a time, keeping each change that brings the goal
         closer, until it is reached (or nothing helps any more). The goal: acceptance
         (by one of the ``target`` transitions, if given), or refusal by the rejection
@@ -379,7 +386,7 @@ class Analysis:
 
         def score(trial: Mapping[str, Any]) -> int:
             if refuse_by is not None:
-                return self.refusal_score(model, event, trial, refuse_by)
+                return self.refusal_score(model, event, trial, refuse_by, isolated=isolated)
             return self.score(model, event, trial, target)
 
         current = dict(params)
@@ -490,22 +497,33 @@ def shapes(policy: Policy) -> PolicyShapes:
     return PolicyShapes.of(policy)
 
 
-def _shaped(required: Sequence[str], filler: str, length: int) -> st.SearchStrategy[str]:
-    """Strings of ``length`` holding one character of each required set, rest from filler."""
-    required = [r for r in required if r][:length] if length > 0 else []
-    rest = max(0, length - len(required))
-    if not filler:
-        filler = "".join(required) or "a"
+_SEEDS = st.integers(0, 2**32 - 1)
 
-    def assemble(parts: tuple[Any, ...]) -> str:
-        *heads, body, turn = parts
-        text = "".join(heads) + body
-        turn = turn % len(text) if text else 0
-        return text[turn:] + text[:turn]
 
-    return st.tuples(*(st.sampled_from(r) for r in required),
-                     st.text(alphabet=filler, min_size=rest, max_size=rest),
-                     st.integers(0, 64)).map(assemble)
+def shaped_string(required: Sequence[str], filler: str, length: int, seed: int) -> str:
+    """A string of ``length`` holding one character of each required set (as far as the
+    length allows), the rest from ``filler``, in an order and with characters chosen by
+    ``seed``. Seed 0 gives the plainest string (the first characters, in order)."""
+    picks = [r for r in required if r][:length] if length > 0 else []
+    rest = max(0, length - len(picks))
+    pool = filler or "".join(picks) or "a"
+    if seed == 0:
+        text = "".join(r[0] for r in picks) + pool[0] * rest
+        return text
+    rng = random.Random(seed)
+    chars = [rng.choice(r) for r in picks] + [rng.choice(pool) for _ in range(rest)]
+    turn = rng.randrange(len(chars)) if chars else 0
+    return "".join(chars[turn:] + chars[:turn])
+
+
+def _shaped(required: Sequence[str], filler: str,
+            lengths: st.SearchStrategy[int]) -> st.SearchStrategy[str]:
+    """Strings of a drawn length holding one character of each required set, the rest from
+    filler. Two draws per string (a length and a seed): cheap on the hot path, and a shrunk
+    seed gives the plainest string of its shape."""
+    required = tuple(required)
+    return st.tuples(lengths, _SEEDS).map(
+        lambda drawn: shaped_string(required, filler, drawn[0], drawn[1]))
 
 
 def _lengths(lo: int, hi: int) -> st.SearchStrategy[int]:
@@ -518,11 +536,11 @@ def policy_categories(policy: Policy) -> dict[str, st.SearchStrategy[str]]:
     lo, hi = policy.min_length, policy.max_length
     required = list(shape.required)
     out: dict[str, st.SearchStrategy[str]] = {
-        "conforming": _lengths(lo, hi).flatmap(lambda n: _shaped(required, shape.filler, n)),
+        "conforming": _shaped(required, shape.filler, _lengths(lo, hi)),
     }
     if lo > 0:
-        out["too_short"] = _shaped(required, shape.filler, lo - 1)
-    out["too_long"] = _shaped(required, shape.filler, hi + 1)
+        out["too_short"] = _shaped(required, shape.filler, st.just(lo - 1))
+    out["too_long"] = _shaped(required, shape.filler, st.just(hi + 1))
     missing = []
     for index, name in enumerate(policy.require):
         breaks = char_class_test(name)
@@ -531,13 +549,12 @@ def policy_categories(policy: Policy) -> dict[str, st.SearchStrategy[str]]:
             continue
         others = ["".join(c for c in chars if not breaks(c))
                   for i, chars in enumerate(required) if i != index]
-        missing.append(_lengths(max(lo, 1), hi).flatmap(
-            lambda n, o=others, f=filler: _shaped(o, f, n)))
+        missing.append(_shaped(others, filler, _lengths(max(lo, 1), hi)))
     if missing:
         out["missing"] = st.one_of(missing)
     if shape.forbidden:
-        out["forbidden"] = _lengths(max(lo, 1), hi).flatmap(
-            lambda n: _shaped([shape.forbidden, *required], shape.filler, n))
+        out["forbidden"] = _shaped([shape.forbidden, *required], shape.filler,
+                                   _lengths(max(lo, 1), hi))
     out["empty"] = st.just("")
     return out
 
@@ -684,19 +701,26 @@ def candidates(analysis: Analysis, model: Executable, event: str,
         elif kind == "int":
             out[param.name] = analysis.int_boundaries(model, event, param)
         else:
-            values = list(known["current"])
-            for name in param.policies:
-                policy = analysis.policies[name]
-                shape = shapes(policy)
-                values.extend(shape.example(n, k) for k, n in enumerate(
-                    (policy.min_length, policy.max_length,
-                     (policy.min_length + policy.max_length) // 2)))
-            for category in ("swapcase", "history", "near"):
-                values.extend(known[category])
-            for name in param.policies:
-                values.extend(shapes(analysis.policies[name]).violations())
+            examples, violations = _policy_candidates(
+                tuple(analysis.policies[name] for name in param.policies))
+            values = [*known["current"], *examples, *known["swapcase"], *known["history"],
+                      *known["near"], *violations]
             out[param.name] = list(dict.fromkeys(values))
     return out
+
+
+@cache
+def _policy_candidates(policies: tuple[Policy, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The fixed string candidates of a parameter: conforming examples of each policy (its
+    shortest, longest and middle lengths), then one value per way of breaking each."""
+    examples: list[str] = []
+    for policy in policies:
+        shape = shapes(policy)
+        examples.extend(shape.example(n, k) for k, n in enumerate(
+            (policy.min_length, policy.max_length,
+             (policy.min_length + policy.max_length) // 2)))
+    violations = [v for policy in policies for v in shapes(policy).violations()]
+    return tuple(examples), tuple(violations)
 
 
 __all__ = [

@@ -5,6 +5,12 @@
 - ``ExprError``: a problem inside one expression, located by its offset in the expression;
   the loader turns it into a ``SpecError`` at the right line and column.
 - ``ModelError``: a wrong call to the executable model (unknown event, bad parameter).
+
+The harness, the diagrams and the command line derive their own errors from
+``AuthspecError`` too (``BackendNotFound``, ``BackendFailure``, ``UsageError``,
+``Nonconformance``, ``RunFileError``, ...), so ``except AuthspecError`` catches every error
+authspec raises on purpose. The one exception is ``harness.records.RunInterrupt``: control
+flow that must not be an ``Exception`` at all (its docstring says why).
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from .ir import Span
 
 
 class AuthspecError(Exception):
-    """Base of every error authspec raises on purpose."""
+    """Base of every error authspec raises on purpose (an error that also has a builtin
+    meaning, such as a failed assertion or a bad value, derives from that builtin too)."""
 
 
 class SpecError(AuthspecError):

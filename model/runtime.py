@@ -21,7 +21,7 @@ from typing import Any
 from statemachine import StateChart
 
 from .ir import Invariant, System
-from .semantics import Outcome, Semantics, Snapshot, semantics_of
+from .semantics import CompiledInvariant, Outcome, Semantics, Snapshot, semantics_of
 from .statechart import SharedModel, chart_class, new_chart, state_field
 
 
@@ -37,6 +37,9 @@ class Executable:
         self._views: tuple[Snapshot, Mapping[str, str], Mapping[str, Any]] | None = None
         self._chart_classes: dict[str, type[StateChart]] = {}
         self._checked: tuple[Snapshot, list[Invariant]] | None = None
+        # After an accepted step from a snapshot where every invariant held: the snapshot
+        # and the invariants the step could break (the only ones to evaluate there).
+        self._touched: tuple[Snapshot, tuple[CompiledInvariant, ...]] | None = None
 
     # -- state ---------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -91,7 +94,12 @@ class Executable:
 
     def step(self, event: str, params: Mapping[str, Any]) -> Outcome:
         """Process one event; return what the model says of it."""
-        outcome, self.current = self.semantics.step(self.current, event, params)
+        before = self.current
+        outcome, self.current = self.semantics.step(before, event, params)
+        checked = self._checked
+        if outcome.accepted and checked is not None and checked[0] is before and not checked[1]:
+            # Every invariant held before: only those the step touched can break now.
+            self._touched = (self.current, self.semantics.invariants_touched(outcome))
         if self.check_invariants and outcome.accepted:
             broken = self.violated_invariants()
             if broken:
@@ -99,11 +107,14 @@ class Executable:
         return outcome
 
     def violated_invariants(self) -> list[Invariant]:
-        """The invariants the current snapshot breaks (computed once per snapshot)."""
-        checked = self._checked
-        if checked is None or checked[0] is not self.current:
-            checked = self._checked = (self.current,
-                                       self.semantics.violated_invariants(self.current))
+        """The invariants the current snapshot breaks (computed once per snapshot, and
+        after a step from a snapshot known to hold them all, only those it touched)."""
+        checked, current = self._checked, self.current
+        if checked is None or checked[0] is not current:
+            touched = self._touched
+            only = touched[1] if touched is not None and touched[0] is current else None
+            checked = self._checked = (current,
+                                       self.semantics.violated_invariants(current, only))
         return list(checked[1])
 
     def with_state(self, run: Callable[[], Any]) -> Any:

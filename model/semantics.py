@@ -45,7 +45,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import ModelError
-from .expr import Evaluator, Keys, Node, compile_expr
+from .expr import Evaluator, Keys, Node, StateRef, VarRef, compile_expr, walk
 from .ir import Assignment, Event, Invariant, Rejection, Span, System, Transition, Variable
 
 
@@ -137,6 +137,7 @@ class EventTable:
 class CompiledInvariant:
     invariant: Invariant
     holds: Evaluator
+    reads: frozenset[str]  # the variables ("machine.var") and machines (states) it reads
 
 
 Element = CompiledRefusal | CompiledTransition | CompiledEffect | CompiledInvariant
@@ -157,6 +158,10 @@ class Semantics:
     initial: Snapshot
     keys: Keys
     _combined: dict[tuple[str, ...], Outcome] = field(default_factory=dict, repr=False)
+    _may_accept: dict[tuple[tuple[str, ...], str], bool] = field(default_factory=dict,
+                                                                  repr=False)
+    _touched: dict[tuple[str, ...], tuple[CompiledInvariant, ...]] = field(
+        default_factory=dict, repr=False)
 
     # -- the three hooks of one step ----------------------------------------------------------
     def deciding_refusal(self, table: EventTable, snapshot: Snapshot,
@@ -283,11 +288,13 @@ class Semantics:
                 raise ModelError(f"event {table.event.name}: {param.name}={shown} is not a "
                                  f"{param.type.describe()}")
 
-    def violated_invariants(self, snapshot: Snapshot) -> list[Invariant]:
-        """The spec's invariants that ``snapshot`` breaks, in spec order."""
+    def violated_invariants(self, snapshot: Snapshot,
+                            only: tuple[CompiledInvariant, ...] | None = None) -> list[Invariant]:
+        """The spec's invariants that ``snapshot`` breaks, in spec order (``only``: those
+        of them to evaluate, see ``invariants_touched``)."""
         states, values = snapshot.states, snapshot.values
         broken = []
-        for compiled in self.invariants:
+        for compiled in self.invariants if only is None else only:
             try:
                 holds = compiled.holds({}, values, states)
             except ArithmeticError as error:
@@ -295,6 +302,22 @@ class Semantics:
             if not holds:
                 broken.append(compiled.invariant)
         return broken
+
+    def invariants_touched(self, outcome: Outcome) -> tuple[CompiledInvariant, ...]:
+        """The invariants that read a variable or a state that ``outcome``'s transitions
+        write: after an accepted step from a snapshot where every invariant held, only these
+        can break. (Remembered per combination of transitions.)"""
+        touched = self._touched.get(outcome.transitions)
+        if touched is None:
+            written: set[str] = set()
+            for t in self.events[outcome.event].transitions:
+                if t.transition.id in outcome.transitions:
+                    written.update(e.variable.qualified for e in t.effects)
+                    if t.transition.target is not None:
+                        written.add(t.transition.machine)
+            touched = tuple(i for i in self.invariants if i.reads & written)
+            self._touched[outcome.transitions] = touched
+        return touched
 
     def applicable_refusals(self, snapshot: Snapshot, event: str) -> list[CompiledRefusal]:
         """The event's refusals whose machine is in one of their states, in priority order."""
@@ -308,12 +331,17 @@ class Semantics:
 
     def may_accept(self, snapshot: Snapshot, event: str) -> bool:
         """Whether some parameters could make ``event`` accepted, judged from the states
-        alone: no unconditional refusal applies and some transition leaves a current state."""
-        table = self.table(event)
-        states = snapshot.states
-        if any(r.guard is None and r.in_source(states) for r in table.refusals):
-            return False
-        return any(states[machine] in by_state for machine, by_state in table.moves)
+        alone: no unconditional refusal applies and some transition leaves a current state.
+        (Remembered per configuration: there are finitely many.)"""
+        key = (snapshot.states, event)
+        known = self._may_accept.get(key)
+        if known is None:
+            table = self.table(event)
+            states = snapshot.states
+            known = not any(r.guard is None and r.in_source(states) for r in table.refusals) \
+                and any(states[machine] in by_state for machine, by_state in table.moves)
+            self._may_accept[key] = known  # a benign race: every writer writes the same
+        return known
 
     def states_of(self, snapshot: Snapshot) -> Mapping[str, str]:
         """Machine name -> state, read-only."""
@@ -418,13 +446,20 @@ def _compile(system: System) -> Semantics:
             Outcome(t.event, True, None, (t.id,), None, tuple(dict.fromkeys(t.rules)))))
     tables = {e.name: _table(e, refusals[e.name], transitions[e.name], system.otherwise)
               for e in system.events}
-    invariants = tuple(CompiledInvariant(i, compile_expr(i.expr.tree, policies, keys))
+    invariants = tuple(CompiledInvariant(i, compile_expr(i.expr.tree, policies, keys),
+                                         _reads(i.expr.tree))
                        for i in system.all_invariants)
     initial = Snapshot(tuple(m.initial.name for m in system.machines),
                        tuple(v.initial for v in variables))
     return Semantics(system, machines, variables, MappingProxyType(machine_index),
                      MappingProxyType(variable_index), MappingProxyType(tables), invariants,
                      initial, keys)
+
+
+def _reads(tree: Node) -> frozenset[str]:
+    """The variables and machines (for their states) an expression reads."""
+    return frozenset(n.qualified if isinstance(n, VarRef) else n.machine
+                     for n in walk(tree) if isinstance(n, VarRef | StateRef))
 
 
 def _effect(system: System, transition: Transition, assignment: Assignment,

@@ -277,7 +277,7 @@ def test_unregistered_customer_gets_nothing(bank: Bank) -> None:
     refused(Reason.NOT_REGISTERED, bank.apply_otp_card, CUSTOMER, VALID_ID, LOCAL_CARD)
     refused(Reason.NOT_REGISTERED, bank.apply_ukey, CUSTOMER, VALID_ID, LOCAL_CARD, "brand_a")
     refused(Reason.NOT_REGISTERED, bank.reset_payment_password_at_counter, CUSTOMER, None, None)
-    assert bank.otp_challenge(CUSTOMER) is None and bank.printed_otp_card(CUSTOMER) is None
+    assert bank.otp_challenge(CUSTOMER) is None
 
 
 # ---------------------------------------------------------------------- sessions and login password
@@ -721,7 +721,6 @@ def test_state_persists_in_the_sqlite_file(tmp_path: Path) -> None:
         assert before.session == "full" and before.otp_uses == 1
         second.logout(CUSTOMER)
         second.login(CUSTOMER, NEW_LOGIN)
-        assert second.printed_otp_card(CUSTOMER) == otp
         second.pay(CUSTOMER, otp_order(second, otp))
         assert second.snapshot(CUSTOMER).otp_uses == 2
 

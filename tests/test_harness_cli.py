@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from authspec.harness import commands
+from authspec.harness import commands, mutation
 from authspec.model import load
 
 HERE = Path(__file__).parent
@@ -149,7 +150,8 @@ def test_failure_json_feeds_the_diagram_overlay_and_the_report(app, tmp_path):
     result = invoke(app, *check_args(f"{ADAPTERS}:make_weak_pin", out))
     assert result.exit_code == 1, result.output
     record = json.loads((out / "failure.json").read_text())
-    assert record["format"] == "authspec-failure/1" and record["kind"] == "outcome"
+    assert record["format"] == "authspec-run/1" and record["file"] == "failure"
+    assert record["kind"] == "outcome"
     last = record["steps"][record["divergent"]]
     assert last["event"] == "issue" and last["expected"] == "rejected(weak_pin)"
     assert last["actual"] == "accepted" and "R1" in last["rules"]
@@ -174,6 +176,54 @@ def test_failure_json_feeds_the_diagram_overlay_and_the_report(app, tmp_path):
     assert not (out / "failure.json").exists()
 
 
+
+def test_run_files_are_checked_when_read_and_earlier_formats_still_read(app, tmp_path):
+    from authspec.cli import app as main_app
+    from authspec.harness.runfiles import RunFileError, read_coverage, read_failure
+
+    out = tmp_path / "run"
+    assert invoke(app, *check_args(f"{ADAPTERS}:make_weak_pin", out)).exit_code == 1
+    failure = read_failure(out / "failure.json")
+    assert failure["steps"][failure["divergent"]]["event"] == "issue"
+    assert read_coverage(out / "coverage.json")["file"] == "coverage"
+    broken = tmp_path / "broken.json"
+    cases = [
+        ({**failure, "divergent": "last"}, "broken.json: at divergent: 'last' is not of type"),
+        ({**failure, "format": "authspec-run/2"}, "is not a failure file authspec reads"),
+        ({**failure, "divergent": 5}, "divergent is 5 but there are only 1 steps"),
+        ({"steps": []}, "not an authspec run file: no \"format\" key"),
+    ]
+    for data, message in cases:
+        broken.write_text(json.dumps(data))
+        with pytest.raises(RunFileError, match=re.escape(message)):
+            read_failure(broken)
+    broken.write_text("{")
+    with pytest.raises(RunFileError, match=re.escape("broken.json: not JSON")):
+        read_failure(broken)
+    with pytest.raises(RunFileError, match="file 'failure' is not a coverage file"):
+        read_coverage(out / "failure.json")
+
+    # The files written before authspec-run/1 are still read, by the overlay too.
+    earlier = {k: v for k, v in failure.items() if k != "file"}
+    (out / "failure.json").write_text(json.dumps({**earlier, "format": "authspec-failure/1"}))
+    assert read_failure(out / "failure.json")["kind"] == "outcome"
+    runner = CliRunner()
+    drawn = runner.invoke(main_app, ["diagram", TINY, "-o", str(tmp_path / "d"), "--format",
+                                     "dot", "--trace", str(out / "failure.json")])
+    assert drawn.exit_code == 0, drawn.output
+    assert "\u2717 step 1: issue" in (tmp_path / "d" / "overview.dot").read_text()
+    # A run file with a wrong key is an error that names the file, never a guess.
+    (out / "failure.json").write_text(json.dumps({**failure, "steps": "none"}))
+    refused = runner.invoke(main_app, ["report", TINY, "--run", str(out), "-o",
+                                       str(tmp_path / "r.html")])
+    assert refused.exit_code == 2
+    assert "failure.json: at steps: 'none' is not of type 'array'" in refused.output
+    (out / "failure.json").write_text("{")
+    garbled = runner.invoke(main_app, ["diagram", TINY, "-o", str(tmp_path / "d"), "--format",
+                                       "dot", "--trace", str(out / "failure.json")])
+    assert garbled.exit_code == 2 and "failure.json: not JSON" in garbled.output
+
+
 def test_mutants_markdown_table_and_gaps(app, tmp_path):
     pytest.importorskip("authspec.bank.mutants")
     table = tmp_path / "mutants.md"
@@ -190,4 +240,4 @@ def test_mutants_markdown_table_and_gaps(app, tmp_path):
 
 def test_every_cited_rule_and_invariant_has_a_mutant():
     mutants = pytest.importorskip("authspec.bank.mutants")
-    assert commands.mutant_gaps(load(), list(mutants.MUTANTS)) == []
+    assert mutation.mutant_gaps(load(), list(mutants.MUTANTS)) == []

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from authspec.harness.run import CheckOptions, check
+from authspec.harness.options import CheckOptions
+from authspec.harness.run import check
 
 mutants = pytest.importorskip("authspec.bank.mutants")
 NAMES = [m.name for m in mutants.MUTANTS]

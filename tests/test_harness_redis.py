@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from authspec.harness.run import CheckOptions, check, open_database
+from authspec.harness.options import CheckOptions
+from authspec.harness.run import check, open_database
 
 HERE = Path(__file__).parent
 TINY = str(HERE / "harness_specs" / "tiny")

@@ -239,3 +239,22 @@ def test_a_secret_parameter_is_never_shown_in_an_error() -> None:
     with pytest.raises(ModelError) as caught:
         model.step("register", {**REGISTER, "initial_login_password": 987654})
     assert "987654" not in str(caught.value) and "<secret int>" in str(caught.value)
+
+
+def test_invariants_checked_after_a_step_are_those_it_can_break(tmp_path: Path) -> None:
+    """Executable evaluates after an accepted step only the invariants the step touched;
+    the answer must equal a full evaluation, also when an invariant does break."""
+    system = _door_variant(tmp_path, "expr: opened_times <= 3", "expr: opened_times <= 1")
+    semantics = semantics_of(system)
+    model = Executable(system)
+    steps = [("open", {"code": "1234"}), ("close", {}), ("open", {"code": "0000"}),
+             ("open", {"code": "1234"}), ("close", {}), ("open", {"code": "1234"})]
+    broken_at = []
+    for index, (event, params) in enumerate(steps):
+        model.step(event, params)
+        assert model.violated_invariants() == semantics.violated_invariants(model.current)
+        if model.violated_invariants():
+            broken_at.append(index)
+    assert broken_at == [3, 4, 5]
+    touched = semantics.invariants_touched(model.step("close", {}))
+    assert [i.invariant.id for i in touched] == []  # close writes no variable the invariant reads

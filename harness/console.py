@@ -1,25 +1,15 @@
-"""What the user sees of a check: the trace, the coverage and the replay file.
+"""What the user sees of a check on the console: the trace, the coverage, secrets masked.
 
-``render_trace`` prints the minimal failing trace as numbered steps (event, parameters with
-secrets masked unless asked, expected vs actual, rule IDs) followed by the clause (Chinese)
-and reading (English) of each rule the divergent step cites, from the spec's catalogue.
-Runs of identical steps (the repeat rule) print as one line ``12-1011. ... x1000``.
-
-``write_replay`` writes the same trace as a pytest file that replays it step by step
-against a backend and fails at the divergent step (secrets in clear: they are needed).
-
-``write_failure`` writes the trace as ``failure.json`` (secrets masked unless asked), the
-file the diagram overlay (``authspec diagram --trace``) and the review report
-(``authspec report --run``) read.
+``render_failure`` prints the minimal failing trace as numbered steps (event, parameters
+with secrets masked unless asked, expected vs actual, rule IDs) followed by the clause
+(Chinese) and reading (English) of each rule the divergent step cites, from the spec's
+catalogue. Runs of identical steps (the repeat rule) print as one line
+``12-1011. ... x1000``. ``render_coverage`` prints the coverage table.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Sequence
-from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -27,12 +17,10 @@ from rich.table import Table
 
 from authspec.model import Outcome
 from authspec.model.ir import System
+from authspec.model.secrets import bulleted
 
 from .coverage import Coverage
-from .machine import Failure, Step
-
-MASK = "\u2022" * 6
-
+from .records import Failure, Step
 
 # -- steps ------------------------------------------------------------------------------------
 
@@ -68,8 +56,7 @@ def format_params(system: System, step: Step, *, show_secrets: bool = False) -> 
 
 def masked(step: Step, name: str) -> str:
     """A secret parameter as shown: the mask, and what the value is (never the value)."""
-    hint = step.hints.get(name, "")
-    return f"{MASK}\u27e8{hint}\u27e9" if hint else MASK
+    return bulleted(step.hints.get(name, ""))
 
 
 def describe_outcome(outcome: Outcome) -> str:
@@ -172,133 +159,7 @@ def render_coverage(console: Console, coverage: Coverage, *, limit: int = 12) ->
     console.print(table)
 
 
-# -- replay files -----------------------------------------------------------------------------
 
-
-def _expected_text(outcome: Outcome) -> str:
+def expected_text(outcome: Outcome) -> str:
+    """The model's answer as the backend's would print: ``accepted`` or ``rejected(reason)``."""
     return "accepted" if outcome.accepted else f"rejected({outcome.reason})"
-
-
-def replay_source(system: System, failure: Failure, backend: str,
-                  specs: str | None) -> str:
-    """The text of a pytest file replaying ``failure`` against ``backend``."""
-    last = failure.last
-    rules = " ".join(failure.rules or last.expected.rules)
-    header = [
-        '"""Replay of a nonconformance found by ``authspec check`` (generated file).',
-        "",
-        f"Spec: {system.name}",
-        f"Backend: {backend} (override with AUTHSPEC_REPLAY_BACKEND=module:factory)",
-        f"Divergence at step {last.index} ({last.event}): {failure.detail}",
-        f"Rules: {rules}",
-        "",
-        "Secret parameters are written in clear here: they are needed to replay.",
-        '"""',
-        "",
-        "import os",
-        "",
-        "from authspec.harness.replay import Replayer",
-        "",
-        f"BACKEND = os.environ.get('AUTHSPEC_REPLAY_BACKEND', {backend!r})",
-        f"SPECS = {specs!r}",
-        "",
-        "",
-        "def test_replay():",
-        "    replay = Replayer(BACKEND, SPECS)",
-        "    try:",
-    ]
-    body = []
-    groups = group_steps(failure.steps)
-    for number, (step, count) in enumerate(groups, start=1):
-        params = "{" + ", ".join(f"{k!r}: {v!r}" for k, v in step.params.items()) + "}"
-        expected = _expected_text(step.expected)
-        if count == 1:
-            body.append(f"        replay.step({step.index}, {step.event!r}, {params}, "
-                        f"{expected!r})")
-        else:
-            body.append(f"        replay.repeat({step.index}, {count}, {step.event!r}, "
-                        f"{params}, {expected!r})")
-        if number == len(groups) and failure.kind == "observation":
-            view = json.dumps(failure_view(failure), ensure_ascii=False)
-            body.append(f"        replay.expect_observation({step.index}, {view})")
-    if failure.kind == "invariant":
-        body.append("        # The model itself broke an invariant here: a spec problem, "
-                    "not the backend's.")
-    footer = ["    finally:", "        replay.close()", ""]
-    return "\n".join(header + body + footer)
-
-
-def failure_view(failure: Failure) -> dict[str, Any]:
-    return {"states": dict(failure.view.get("states", {})),
-            "variables": dict(failure.view.get("variables", {}))}
-
-
-def replay_name(failure: Failure, backend: str) -> str:
-    digest = hashlib.sha256()
-    digest.update(backend.encode())
-    for step in failure.steps:
-        digest.update(json.dumps([step.event, sorted(step.params.items(), key=str)],
-                                 default=str).encode())
-    return f"replay_{digest.hexdigest()[:12]}.py"
-
-
-def write_replay(out: str | Path, system: System, failure: Failure, backend: str,
-                 specs: str | None) -> Path:
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / replay_name(failure, backend)
-    path.write_text(replay_source(system, failure, backend, specs), encoding="utf-8")
-    return path
-
-
-FAILURE_FORMAT = "authspec-failure/1"
-
-
-def _masked_params(system: System, step: Step, show_secrets: bool) -> dict[str, Any]:
-    secret = {p.name for p in system.event(step.event).params if p.secret}
-    return {name: masked(step, name) if name in secret and not show_secrets else value
-            for name, value in step.params.items()}
-
-
-def failure_record(system: System, failure: Failure, backend: str, *,
-                   show_secrets: bool = False) -> dict[str, Any]:
-    """The failure as JSON data: one entry per step, the divergent one last."""
-    last = failure.last
-    steps = []
-    for step in failure.steps:
-        steps.append({
-            "index": step.index,
-            "event": step.event,
-            "params": _masked_params(system, step, show_secrets),
-            "origin": step.origin,
-            "expected": _expected_text(step.expected),
-            "actual": "no answer" if step.actual is None else str(step.actual),
-            "transitions": list(step.expected.transitions),
-            "rejection": step.expected.rejection,
-            "rules": list(step.expected.rules),
-            "conforms": step.conforms,
-        })
-    return {
-        "format": FAILURE_FORMAT,
-        "system": system.name,
-        "backend": backend,
-        "title": f"{backend}: step {last.index} ({last.event}) {failure.detail}",
-        "kind": failure.kind,
-        "detail": failure.detail,
-        "differences": list(failure.differences),
-        "rules": list(failure.rules or last.expected.rules),
-        "divergent": len(steps) - 1,
-        "secrets_masked": not show_secrets,
-        "steps": steps,
-    }
-
-
-def write_failure(out: str | Path, system: System, failure: Failure, backend: str, *,
-                  show_secrets: bool = False) -> Path:
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "failure.json"
-    record = failure_record(system, failure, backend, show_secrets=show_secrets)
-    path.write_text(json.dumps(record, ensure_ascii=False, indent=1, default=str) + "\n",
-                    encoding="utf-8")
-    return path

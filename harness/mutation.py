@@ -1,0 +1,174 @@
+"""Mutation testing: the conformance check against every mutant of a declared mutant set.
+
+A package declares a mutant set in the entry-point group ``authspec.mutant_sets`` (the
+reference bank's is ``authspec.bank.mutants:MUTANTS``): a sequence of mutants, each with a
+``name``, the ``rules`` it breaks and optionally the spec ``invariants`` it targets; its
+backends are named ``FAMILY:NAME``. ``load_mutant_set`` finds and loads a set,
+``run_mutants`` checks each mutant and returns a ``MutationReport`` (which mutants were
+killed, how fast, the rules and invariants no mutant targets, the table as Markdown).
+``authspec mutants`` (commands.py) prints it; it is as usable from Python::
+
+    family, mutants = load_mutant_set(None)
+    report = run_mutants(family, mutants, CheckOptions(backend="", seed=0, database=None))
+    assert not report.survivors
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from authspec.model.errors import AuthspecError
+from authspec.model.ir import System, citation_order
+
+from .backends import mutant_sets
+from .options import CheckOptions
+from .run import CheckResult, check
+
+
+class Mutant(Protocol):
+    """What the harness reads of a mutant (``authspec.bank.mutants.Mutant`` is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def rules(self) -> Sequence[str]: ...
+
+
+class MutantSetError(AuthspecError, ValueError):
+    """No usable mutant set or selection: what was asked for and what is declared."""
+
+
+@dataclass(frozen=True)
+class MutantRun:
+    """One mutant and the result of checking it."""
+
+    mutant: Mutant
+    result: CheckResult
+
+    @property
+    def killed(self) -> bool:
+        return self.result.status == "fail"
+
+
+@dataclass(frozen=True)
+class MutationReport:
+    """The runs of one mutant set, in order; ``error`` is a run that ended in an error."""
+
+    family: str
+    runs: tuple[MutantRun, ...]
+    seconds: float
+    gaps: tuple[str, ...]
+
+    @property
+    def error(self) -> CheckResult | None:
+        return next((r.result for r in self.runs if r.result.status == "error"), None)
+
+    @property
+    def survivors(self) -> list[str]:
+        return [r.mutant.name for r in self.runs if not r.killed]
+
+    def summary(self) -> str:
+        survivors = self.survivors
+        return (f"{len(self.runs) - len(survivors)}/{len(self.runs)} killed in "
+                f"{self.seconds:.0f} s"
+                + (f"; survivors: {', '.join(survivors)}" if survivors else ""))
+
+    def markdown(self) -> str:
+        return mutant_markdown([(r.mutant, r.result) for r in self.runs], self.summary(),
+                               list(self.gaps))
+
+
+def load_mutant_set(name: str | None) -> tuple[str, list[Mutant]]:
+    """The family name and mutants of a declared set (``name`` may be omitted when only
+    one set is declared)."""
+    sets = mutant_sets()
+    family = name or (next(iter(sets)) if len(sets) == 1 else None)
+    if family is None or family not in sets:
+        known = ", ".join(sorted(sets)) or "none declared"
+        raise MutantSetError(f"name a mutant set with --set (known: {known}); a package "
+                             "declares one in the entry-point group 'authspec.mutant_sets'")
+    try:
+        mutants = sets[family].load()
+    except Exception as error:
+        raise MutantSetError(f"cannot load mutant set {family!r}: {error}") from error
+    return family, list(mutants)
+
+
+def select_mutants(mutants: Sequence[Mutant], only: Sequence[str] | None) -> list[Mutant]:
+    """The mutants named in ``only`` (all of them when it is empty); at least one."""
+    selected = [m for m in mutants if not only or m.name in only]
+    if not selected:
+        raise MutantSetError("no mutant selected")
+    return selected
+
+
+def run_mutants(family: str, mutants: Sequence[Mutant], options: CheckOptions, *,
+                out: Path | None = None,
+                on_result: Callable[[MutantRun], None] | None = None) -> MutationReport:
+    """Check each mutant with ``options`` (its backend replaced by ``FAMILY:NAME``, its
+    output folder by ``out/mutants/NAME``); stop at the first run that ends in an error."""
+    started = time.monotonic()
+    runs: list[MutantRun] = []
+    for mutant in mutants:
+        target = str(out / "mutants" / mutant.name) if out is not None else None
+        result = check(dataclasses.replace(options, backend=f"{family}:{mutant.name}",
+                                           out=target))
+        runs.append(MutantRun(mutant, result))
+        if on_result is not None:
+            on_result(runs[-1])
+        if result.status == "error":
+            break
+    system = next((r.result.system for r in runs if r.result.system is not None), None)
+    gaps = mutant_gaps(system, [r.mutant for r in runs]) if system is not None else []
+    return MutationReport(family, tuple(runs), time.monotonic() - started, tuple(gaps))
+
+
+def time_to_kill(result: CheckResult) -> str:
+    return f"{result.time_to_failure:.1f} s" if result.time_to_failure is not None else "-"
+
+
+def trace_length(result: CheckResult) -> str:
+    if result.failure is None:
+        return "-"
+    count = len(result.failure.steps)
+    return f"{count} step" if count == 1 else f"{count} steps"
+
+
+def mutant_gaps(system: System, mutants: Sequence[Mutant]) -> list[str]:
+    """The rules and invariants of the spec that no mutant of the selection targets."""
+    targeted_rules = {rule for m in mutants for rule in m.rules}
+    targeted_invariants = {inv for m in mutants for inv in getattr(m, "invariants", ())}
+    cited = sorted({rule for t in system.transitions for rule in t.rules}
+                   | {rule for r in system.rejections for rule in r.rules},
+                   key=citation_order)
+    invariants = [inv.id for inv in system.all_invariants]
+    gaps = []
+    rules = [r for r in cited if r.startswith("R") and r not in targeted_rules]
+    if rules:
+        gaps.append(f"cited rules no mutant targets: {' '.join(rules)}")
+    # A mutant may name an invariant of a machine without the machine prefix.
+    missing = [i for i in invariants
+               if i not in targeted_invariants and i.rsplit(".", 1)[-1] not in targeted_invariants]
+    if missing:
+        gaps.append(f"invariants no mutant targets: {' '.join(missing)}")
+    return gaps
+
+
+def mutant_markdown(rows: Sequence[tuple[Mutant, CheckResult]], summary: str,
+                    gaps: list[str]) -> str:
+    lines = ["| mutant | rules | invariants | killed | time to kill | shortest trace |",
+             "|---|---|---|---|---:|---:|"]
+    for mutant, result in rows:
+        killed = "yes" if result.status == "fail" else "**NO**"
+        invariants = ", ".join(getattr(mutant, "invariants", ()))
+        lines.append(f"| `{mutant.name}` | {' '.join(mutant.rules)} | {invariants} | "
+                     f"{killed} | {time_to_kill(result)} | {trace_length(result)} |")
+    lines += ["", summary + "."]
+    lines += [f"Note: {gap}." for gap in gaps]
+    return "\n".join(lines) + "\n"

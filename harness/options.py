@@ -1,0 +1,46 @@
+"""The one run configuration: ``CheckOptions``, frozen, read everywhere a run decides.
+
+``authspec check`` (commands.py), the pytest plugin and Python callers build one
+``CheckOptions``; ``run.check`` hands it to the ``RunState`` and every part of the run
+(the driver, the Hypothesis machine, the sweep, minimisation) reads it from there. Nothing
+copies it field by field and nothing changes it during a run: what differs between parts of
+a run (minimisation ignores the shrink budget) is passed explicitly. The CLI option names
+and defaults are interface: ``--examples`` is ``examples``, ``--max-seconds 0`` is
+``max_seconds=None``, and so on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_EXAMPLES = 150
+DEFAULT_STEPS = 60
+DEFAULT_MAX_SECONDS = 40.0
+DEFAULT_SHRINK_SECONDS = 12.0
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_DATABASE = ".authspec/examples"
+DEFAULT_OUT = "authspec-out"
+DEFAULT_REPEAT_CAP = 5000
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """What one conformance check does (see run.py for the budget and the phases)."""
+
+    backend: str
+    specs: str | None = None
+    examples: int = DEFAULT_EXAMPLES  # Hypothesis test cases
+    steps: int = DEFAULT_STEPS  # rules per test case at most
+    max_seconds: float | None = DEFAULT_MAX_SECONDS  # exploration (no new example after it)
+    shrink_seconds: float | None = DEFAULT_SHRINK_SECONDS  # shrinking, once a failure is found
+    seed: int | None = None
+    database: str | None = DEFAULT_DATABASE  # directory, redis://..., or None/"none"
+    out: str | None = DEFAULT_OUT
+    timeout: float | None = DEFAULT_TIMEOUT  # seconds per backend call
+    observe: bool = True  # compare observations when the adapter offers observe()
+    repair: bool = True  # steer drawn parameters towards acceptance (off: uniform)
+    repeat: bool = True  # the repeat rule for counters (off: uniform)
+    roadmap: bool = True  # goals: start examples in deep states, and the sweep
+    sweep: bool = True  # make every transition and rejection happen once first
+    show_secrets: bool = False
+    repeat_cap: int = DEFAULT_REPEAT_CAP  # the longest single repeat

@@ -1,0 +1,242 @@
+"""The run files a check writes into its output folder, written and read by this module.
+
+``coverage.json`` (after every run) and ``failure.json`` (on a nonconformance) share one
+versioned format: ``"format": "authspec-run/1"`` and ``"file": "coverage"`` or
+``"failure"`` (docs/harness.md describes every key). ``write_coverage`` and
+``write_failure`` write them; ``read_coverage`` and ``read_failure`` read them back,
+checked against the JSON Schemas below, and raise ``RunFileError`` naming the file and what
+is wrong. The readers also take the files written before the shared format
+(``authspec-coverage/1``, ``authspec-failure/1``: the same keys, without ``"file"``). The
+diagram overlay and the review report (diagrams/overlay.py) read run files through them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter as Tally
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from authspec.model.errors import AuthspecError
+from authspec.model.ir import System
+
+from .console import expected_text, masked
+from .coverage import CATEGORIES, Coverage
+from .records import Failure, Step
+
+RUN_FORMAT = "authspec-run/1"
+#: what each run file was marked with before ``RUN_FORMAT``; still read
+EARLIER_FORMATS = {"coverage": "authspec-coverage/1", "failure": "authspec-failure/1"}
+COVERAGE_FILE = "coverage.json"
+FAILURE_FILE = "failure.json"
+
+
+class RunFileError(AuthspecError, ValueError):
+    """A run file that cannot be read: which file, and what is wrong with it."""
+
+
+# -- the schemas ------------------------------------------------------------------------------
+
+_COUNTS = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+_IDS = {"type": "array", "items": {"type": "string"}}
+_HEADER = {
+    "format": {"enum": [RUN_FORMAT, *EARLIER_FORMATS.values()]},
+    "file": {"enum": list(EARLIER_FORMATS)},
+    "system": {"type": "string"},
+}
+
+COVERAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["format", "system", "examples", "steps", *CATEGORIES, "uncovered", "totals"],
+    "properties": {
+        **_HEADER,
+        "examples": {"type": "integer", "minimum": 0},
+        "steps": {"type": "integer", "minimum": 0},
+        **{category: _COUNTS for category in CATEGORIES if category != "events"},
+        "events": {"type": "object", "additionalProperties": {
+            "type": "object", "required": ["sent", "accepted", "rejected"],
+            "properties": {k: {"type": "integer", "minimum": 0}
+                           for k in ("sent", "accepted", "rejected")}}},
+        "uncovered": {"type": "object", "additionalProperties": _IDS},
+        "totals": {"type": "object", "additionalProperties": {
+            "type": "object", "required": ["covered", "declared"],
+            "properties": {"covered": {"type": "integer"}, "declared": {"type": "integer"}}}},
+    },
+}
+
+_STEP_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["index", "event", "params", "origin", "expected", "actual", "transitions",
+                 "rejection", "rules", "conforms"],
+    "properties": {
+        "index": {"type": "integer", "minimum": 1},
+        "event": {"type": "string"},
+        "params": {"type": "object"},
+        "origin": {"type": "string"},
+        "expected": {"type": "string"},
+        "actual": {"type": "string"},
+        "transitions": _IDS,
+        "rejection": {"type": ["string", "null"]},
+        "rules": _IDS,
+        "conforms": {"type": "boolean"},
+    },
+}
+
+FAILURE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["format", "system", "backend", "title", "kind", "detail", "differences",
+                 "rules", "divergent", "secrets_masked", "steps"],
+    "properties": {
+        **_HEADER,
+        "backend": {"type": "string"},
+        "title": {"type": "string"},
+        "kind": {"enum": ["outcome", "observation", "invariant"]},
+        "detail": {"type": "string"},
+        "differences": _IDS,
+        "rules": _IDS,
+        "divergent": {"type": "integer", "minimum": 0},
+        "secrets_masked": {"type": "boolean"},
+        "steps": {"type": "array", "minItems": 1, "items": _STEP_SCHEMA},
+    },
+}
+
+SCHEMAS = {"coverage": COVERAGE_SCHEMA, "failure": FAILURE_SCHEMA}
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+def _write_json(path: Path, record: dict[str, Any], *, indent: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, ensure_ascii=False, indent=indent, default=str) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+def coverage_record(coverage: Coverage) -> dict[str, Any]:
+    """The coverage as JSON data: every declared id with its count, ``uncovered``, ``totals``."""
+    declared = coverage.declared()
+    data: dict[str, Any] = {
+        "format": RUN_FORMAT,
+        "file": "coverage",
+        "system": coverage.system.name,
+        "examples": coverage.examples,
+        "steps": coverage.steps,
+    }
+    for category in ("states", "transitions", "rejections", "reasons", "rules"):
+        counts = getattr(coverage, category)
+        ids = declared[category]
+        extra = [k for k in counts if k not in ids]
+        data[category] = {i: counts.get(i, 0) for i in [*ids, *extra]}
+    data["events"] = {e: {k: coverage.events.get(e, Tally()).get(k, 0)
+                          for k in ("sent", "accepted", "rejected")}
+                      for e in declared["events"]}
+    data["uncovered"] = {c: coverage.uncovered(c) for c in declared}
+    data["totals"] = {c: {"covered": a, "declared": b}
+                      for c, (a, b) in coverage.summary().items()}
+    return data
+
+
+def write_coverage(out: str | Path, coverage: Coverage) -> Path:
+    """``out/coverage.json``."""
+    return _write_json(Path(out) / COVERAGE_FILE, coverage_record(coverage), indent=2)
+
+
+def _masked_params(system: System, step: Step, show_secrets: bool) -> dict[str, Any]:
+    secret = {p.name for p in system.event(step.event).params if p.secret}
+    return {name: masked(step, name) if name in secret and not show_secrets else value
+            for name, value in step.params.items()}
+
+
+def failure_record(system: System, failure: Failure, backend: str, *,
+                   show_secrets: bool = False) -> dict[str, Any]:
+    """The failure as JSON data: one entry per step, the divergent one last."""
+    last = failure.last
+    steps = []
+    for step in failure.steps:
+        steps.append({
+            "index": step.index,
+            "event": step.event,
+            "params": _masked_params(system, step, show_secrets),
+            "origin": step.origin,
+            "expected": expected_text(step.expected),
+            "actual": "no answer" if step.actual is None else str(step.actual),
+            "transitions": list(step.expected.transitions),
+            "rejection": step.expected.rejection,
+            "rules": list(step.expected.rules),
+            "conforms": step.conforms,
+        })
+    return {
+        "format": RUN_FORMAT,
+        "file": "failure",
+        "system": system.name,
+        "backend": backend,
+        "title": f"{backend}: step {last.index} ({last.event}) {failure.detail}",
+        "kind": failure.kind,
+        "detail": failure.detail,
+        "differences": list(failure.differences),
+        "rules": list(failure.rules or last.expected.rules),
+        "divergent": len(steps) - 1,
+        "secrets_masked": not show_secrets,
+        "steps": steps,
+    }
+
+
+def write_failure(out: str | Path, system: System, failure: Failure, backend: str, *,
+                  show_secrets: bool = False) -> Path:
+    """``out/failure.json`` (secret parameters masked unless ``show_secrets``)."""
+    record = failure_record(system, failure, backend, show_secrets=show_secrets)
+    return _write_json(Path(out) / FAILURE_FILE, record, indent=1)
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def read_coverage(path: str | Path) -> dict[str, Any]:
+    """A ``coverage.json`` written by ``write_coverage``, checked (see ``read_run_file``)."""
+    return read_run_file(path, "coverage")
+
+
+def read_failure(path: str | Path) -> dict[str, Any]:
+    """A ``failure.json`` written by ``write_failure``, checked (see ``read_run_file``)."""
+    return read_run_file(path, "failure")
+
+
+def read_run_file(path: str | Path, file: str) -> dict[str, Any]:
+    """The run file at ``path`` of kind ``file`` ("coverage" or "failure"), after checking
+    its format marker and its schema; ``RunFileError`` says which file and what is wrong."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise RunFileError(f"{path}: cannot read it: {error.strerror or error}") from error
+    except ValueError as error:
+        raise RunFileError(f"{path}: not JSON: {error}") from error
+    check_run_record(data, file, str(path))
+    return data
+
+
+def check_run_record(data: Any, file: str, where: str) -> None:
+    """Raise ``RunFileError`` unless ``data`` is a run file of kind ``file``."""
+    expected = f"{RUN_FORMAT} ({file})"
+    if not isinstance(data, dict) or "format" not in data:
+        raise RunFileError(f"{where}: not an authspec run file: no \"format\" key "
+                           f"(expected {expected})")
+    marker = (data["format"], data.get("file"))
+    if marker not in ((RUN_FORMAT, file), (EARLIER_FORMATS[file], None)):
+        raise RunFileError(f"{where}: format {data['format']!r}"
+                           + (f", file {data['file']!r}" if "file" in data else "")
+                           + f" is not a {file} file authspec reads (expected {expected}); "
+                           "a newer authspec may have written it")
+    errors = sorted(Draft202012Validator(SCHEMAS[file]).iter_errors(data),
+                    key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        at = "/".join(str(p) for p in first.absolute_path) or "the top level"
+        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        raise RunFileError(f"{where}: at {at}: {first.message}{more}")
+    if file == "failure" and data["divergent"] >= len(data["steps"]):
+        raise RunFileError(f"{where}: divergent is {data['divergent']} but there are only "
+                           f"{len(data['steps'])} steps (0-based)")
