@@ -38,6 +38,7 @@ from .common import (
     mask_params,
     no_way_out,
     plain,
+    refusal_edges,
     secret_names,
     secret_params,
     shorten,
@@ -52,6 +53,7 @@ NEVER = "#d62728"
 TRACE = "#1f77b4"
 DIVERGENT = "#d62728"
 GREY = "#777777"
+REFUSAL = "#b03a2e"  # the edge of a refusal that moves its machine
 EVENT_PALETTE = ("#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
                  "#ff7f0e", "#2ca02c", "#7f7f7f", "#d62728", "#393b79", "#637939")
 WORDS = {
@@ -157,6 +159,9 @@ def transition_label(system: System, t: Transition, options: Options, *, compact
 def rejection_row(system: System, r: Rejection, options: Options) -> str:
     guard = shorten(expr_text(r.guard, system, r.machine), 40)
     text = f"{r.event}" + (f" [{guard}]" if guard else "") + f" → {r.reason}"
+    effects = effects_text(r, system)
+    if effects:
+        text += f" / {shorten(effects, 40)}"
     if options.lang == "zh":
         try:
             label = system.reason(r.reason).label.zh
@@ -220,6 +225,29 @@ def add_machine(graph: graphviz.Digraph, system: System, machine: Machine, optio
                             compact=compact, event_colour=colour)
     if options.rejections and not compact:
         _add_refusal_notes(graph, system, machine, options, trace)
+        for r in machine.rejections:
+            for source, target in refusal_edges(machine, r):
+                _add_refusal_edge(graph, system, r, source, target, options)
+
+
+def _add_refusal_edge(graph: graphviz.Digraph, system: System, r: Rejection, source: str,
+                      target: str, options: Options) -> None:
+    """The edge of a refusal with a target (the third wrong password locks the account):
+    dashed, in the refusal colour, labelled with its event, guard, reason, effects and
+    rules, its coverage and diff mark."""
+    attrs = {"id": f"r:{r.id}:{source}", "tooltip": r.id, "style": "dashed",
+             "color": REFUSAL, "fontcolor": REFUSAL}
+    extra = []
+    if options.coverage is not None:
+        count = options.coverage.rejection(r.id)
+        extra.append(f'<FONT COLOR="{NEVER if count == 0 else GREY}">×{count}</FONT>')
+    mark = options.marks.get(f"rejection:{r.id}")
+    if mark:
+        attrs.update(color=MARK_COLOURS[mark], fontcolor=MARK_COLOURS[mark], penwidth="2.4")
+        extra.append(f'<FONT POINT-SIZE="8">{h(mark)}</FONT>')
+    graph.edge(node_id(r.machine, source), node_id(r.machine, target),
+               label="<" + "<BR/>".join([rejection_row(system, r, options), *extra]) + ">",
+               **attrs)
 
 
 def _add_state(graph: graphviz.Digraph, machine: Machine, state: State, options: Options,
@@ -299,6 +327,8 @@ def _add_refusal_notes(graph: graphviz.Digraph, system: System, machine: Machine
     groups: dict[tuple[str, ...], list[Rejection]] = {}
     order = [s.name for s in machine.states]
     for r in machine.rejections:
+        if r.target is not None:  # drawn as an edge of its own (_add_refusal_edge)
+            continue
         key = tuple(sorted(set(r.sources), key=lambda s: order.index(s) if s in order else 99))
         groups.setdefault(key, []).append(r)
     divergent_rejection = trace.step.rejection if trace and trace.step else None
