@@ -15,7 +15,7 @@ from rich.table import Table
 from .checks import SOLVER_BUDGET_S, SOLVER_TIMEOUT_MS, check_system, errors
 from .console import PIPE_WIDTH, output_width, plain, plain_console
 from .errors import ModelError, SpecErrors
-from .ir import System, citing_name
+from .ir import Rejection, System, citing_name
 from .loader import load
 from .secrets import masked
 from .simulate import StepResult, read_trace, run_trace
@@ -213,6 +213,15 @@ def trace(specs: SpecsArg = None,
         raise typer.Exit(1)
 
 
+def _changes_of(r: Rejection) -> str:
+    """``; failures := failures + 1 → locked`` for a refusal that changes state, else ''."""
+    if not r.changes_state:
+        return ""
+    effects = ", ".join(f"{a.variable} := {a.value.source}" for a in r.effects)
+    target = f"→ {r.target}" if r.target is not None else ""
+    return "; " + " ".join(part for part in (effects, target) if part)
+
+
 def _summary(table: Matrix) -> str:
     covered = sum(r.covered for r in table.rules)
     answered = sum(q.answered for q in table.questions)
@@ -222,7 +231,7 @@ def _summary(table: Matrix) -> str:
 
 def _elements(row: RuleRow) -> list[str]:
     items = [f"transition {t.id}" for t in row.transitions]
-    items += [f"refusal {r.id} ({r.reason})" for r in row.rejections]
+    items += [f"refusal {r.id} ({r.reason}{_changes_of(r)})" for r in row.rejections]
     items += [f"invariant {i.id}" for i in row.invariants]
     items += [f"policy {p.name}" for p in row.policies]
     return items

@@ -184,3 +184,32 @@ def test_a_refusal_target_is_an_edge_of_the_graph(tmp_path: Path) -> None:
         "    reason: account_locked\n", "    reason: account_locked\n    to: active\n"),
         encoding="utf-8")
     assert "final-state-with-exit" in {f.code for f in check_system(load(final))}
+
+
+def test_diagrams_report_traceability_and_diff_show_what_a_refusal_changes(
+        tmp_path: Path) -> None:
+    from authspec.diagrams.diff import compare
+    from authspec.diagrams.dot import Options, machine_graph
+    from authspec.diagrams.mermaid import markdown
+    from authspec.diagrams.report import report_html
+    from authspec.model.traceability import matrix
+
+    system = load(LOCKOUT)
+    mermaid = markdown(system)
+    assert ("s_active --> s_locked : refused#58; login [password != stored and failures == 2]"
+            " → wrong_password / failures #58;= failures + 1 · R2 R3") in mermaid
+    assert "login [password != stored and failures #60; 2] → wrong_password / failures" \
+        in mermaid  # the counting refusal without a target stays on its state's note
+    dot = machine_graph(system, system.machine("account"), Options()).source
+    assert 'id="r:account.third_wrong_password:active"' in dot
+    html = report_html(system)
+    assert "<th>effects → target</th>" in html and "failures + 1</code> → locked" in html
+    rows = {r["id"]: r for row in matrix(system).as_json()["rules"] for r in row["rejections"]}
+    assert rows["account.third_wrong_password"]["target"] == "locked"
+    assert rows["account.not_locked"] == {"id": "account.not_locked", "reason": "not_locked"}
+    changed = load(edited(tmp_path, "    do: {failures: failures + 1}\n    to: locked",
+                          "    do: {failures: 0}\n    to: locked"))
+    (change,) = compare(system, changed).changes
+    assert change.key == "account.third_wrong_password"
+    assert change.fields == (("effects", "failures := failures + 1", "failures := 0"),)
+    assert change.rules == ("R2", "R3")
