@@ -10,7 +10,9 @@ gives byte-identical DOT. Conventions:
 - an edge reads ``event [guard] / effects`` then the cited rule IDs; a transition that stays
   where it is (``to: ~``) is a self-loop drawn with an open arrowhead;
 - refusals are listed in a note attached (dotted line) to the states they apply in: event,
-  guard, reason code and rule IDs (``hide_rejections`` leaves them out);
+  guard, reason code, effects (a refusal that counts) and rule IDs (``hide_rejections``
+  leaves them out); a refusal with a target (``to:``, the third wrong password locking an
+  account) is a dashed edge in the refusal colour instead, with the same label;
 - overlays: coverage (edges coloured by how often they were taken, never taken in red dashed),
   a failure trace (numbered steps along the edges taken, the divergent step in red), and diff
   marks (added green, removed red, changed orange).
@@ -227,11 +229,11 @@ def add_machine(graph: graphviz.Digraph, system: System, machine: Machine, optio
         _add_refusal_notes(graph, system, machine, options, trace)
         for r in machine.rejections:
             for source, target in refusal_edges(machine, r):
-                _add_refusal_edge(graph, system, r, source, target, options)
+                _add_refusal_edge(graph, system, r, source, target, options, trace)
 
 
 def _add_refusal_edge(graph: graphviz.Digraph, system: System, r: Rejection, source: str,
-                      target: str, options: Options) -> None:
+                      target: str, options: Options, trace: _Trace | None) -> None:
     """The edge of a refusal with a target (the third wrong password locks the account):
     dashed, in the refusal colour, labelled with its event, guard, reason, effects and
     rules, its coverage and diff mark."""
@@ -245,6 +247,8 @@ def _add_refusal_edge(graph: graphviz.Digraph, system: System, r: Rejection, sou
     if mark:
         attrs.update(color=MARK_COLOURS[mark], fontcolor=MARK_COLOURS[mark], penwidth="2.4")
         extra.append(f'<FONT POINT-SIZE="8">{h(mark)}</FONT>')
+    if trace:
+        _draw_trace_steps(trace, r, source, options, attrs, extra)
     graph.edge(node_id(r.machine, source), node_id(r.machine, target),
                label="<" + "<BR/>".join([rejection_row(system, r, options), *extra]) + ">",
                **attrs)
@@ -308,7 +312,7 @@ def _add_transition(graph: graphviz.Digraph, system: System, t: Transition, sour
                **attrs)
 
 
-def _draw_trace_steps(trace: _Trace, t: Transition, source: str, options: Options,
+def _draw_trace_steps(trace: _Trace, t: Transition | Rejection, source: str, options: Options,
                       attrs: dict[str, str], extra: list[str]) -> None:
     """Colour an edge the trace took and number its steps on it (the divergent one marked)."""
     steps = trace.path.steps_on(t.id, source)

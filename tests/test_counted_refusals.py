@@ -213,3 +213,27 @@ def test_diagrams_report_traceability_and_diff_show_what_a_refusal_changes(
     assert change.key == "account.third_wrong_password"
     assert change.fields == (("effects", "failures := failures + 1", "failures := 0"),)
     assert change.rules == ("R2", "R3")
+
+
+def test_the_harness_counts_refusals_and_routes_through_them() -> None:
+    """The failures counter is found from the refusals that increment it, its boundaries are
+    the 3rd and the 4th wrong password, and the roadmap reaches 'locked' (only a refusal
+    enters it) along a route of refusals."""
+    from authspec.harness.roadmap import Goal, Roadmap
+    from authspec.harness.strategies import analyse
+
+    system = load(LOCKOUT)
+    analysis = analyse(system)
+    (counter,) = [c for c in analysis.counters if c.variable == "account.failures"]
+    assert counter.event == "login" and counter.transitions == ()
+    assert set(counter.refusals) == {"account.third_wrong_password", "account.wrong_password"}
+    model = created()
+    assert {3, 4} <= set(counter.remaining(model.values, model.states))
+    roadmap = Roadmap(system, analysis)
+    route = roadmap.route(Goal("transition", "account.unlock", "unlock"))
+    assert route is not None
+    replay = Executable(system)
+    for event, params, times in route:
+        for _ in range(times):
+            replay.step(event, params)
+    assert replay.states["account"] == "locked" and replay.values["account.failures"] == 3
