@@ -19,6 +19,7 @@ from authspec.model.ir import (
     Assignment,
     Expr,
     Machine,
+    Rejection,
     State,
     System,
     Transition,
@@ -147,8 +148,18 @@ def effect_text(effect: Assignment, system: System, machine: str | None = None) 
     return f"{effect.variable} := {value}"
 
 
-def effects_text(transition: Transition, system: System) -> str:
+def effects_text(transition: Transition | Rejection, system: System) -> str:
+    """The assignments of a transition (or of a refusal that counts), as written."""
     return ", ".join(effect_text(e, system, transition.machine) for e in transition.effects)
+
+
+def refusal_edges(machine: Machine, r: Rejection) -> list[tuple[str, str]]:
+    """(source, target) of each edge a refusal with a target draws (from every state of the
+    machine when it names none); empty for a refusal that does not move its machine."""
+    if r.target is None:
+        return []
+    return [(source, r.target) for source in (r.sources or tuple(s.name for s in
+                                                                 machine.states))]
 
 
 def shorten(text: str, limit: int) -> str:
@@ -185,16 +196,21 @@ def sort_rule_ids(ids: Iterable[str]) -> list[str]:
 
 
 def no_way_out(machine: Machine, state: State) -> bool:
-    """True when no transition leaves ``state`` for another state."""
+    """True when no transition (nor refusal with a target) leaves ``state`` for another."""
     return not any(state.name in t.sources and t.target not in (None, state.name)
-                   for t in machine.transitions)
+                   for t in machine.transitions) and not any(
+        source == state.name and target != state.name
+        for r in machine.rejections for source, target in refusal_edges(machine, r))
 
 
 def unreachable(machine: Machine, state: State) -> bool:
-    """True when ``state`` is not initial and no transition enters it from another state."""
+    """True when ``state`` is not initial and no transition (nor refusal with a target)
+    enters it from another state."""
     return not state.initial and not any(
         t.target == state.name and any(s != state.name for s in t.sources)
-        for t in machine.transitions)
+        for t in machine.transitions) and not any(
+        target == state.name and source != state.name
+        for r in machine.rejections for source, target in refusal_edges(machine, r))
 
 
 def event_machines(system: System) -> dict[str, tuple[list[str], list[str]]]:

@@ -169,9 +169,15 @@ def _machine_elements(out: Elements, system: System, m: Machine) -> None:
             "effects": ", ".join(effect_text(e, system, m.name) for e in t.effects),
             "rules": ", ".join(t.rules), **_label(t.label)}, t.rules, m.name)
     for r in m.rejections:
+        # What a refusal changes is a field only when it changes something, so the fields
+        # of refusals that change nothing read as before counted refusals (a field present
+        # on one side only is a change: "" against the effects).
+        changes = {"effects": ", ".join(effect_text(e, system, m.name) for e in r.effects),
+                   "to": r.target if r.target is not None else "(stays)"
+                   } if r.changes_state else {}
         out["rejection"][r.id] = ({
             "event": r.event, "from": ", ".join(r.sources) or "(any state)",
-            "guard": expr_text(r.guard, system, m.name), "reason": r.reason,
+            "guard": expr_text(r.guard, system, m.name), "reason": r.reason, **changes,
             "rules": ", ".join(r.rules), **_label(r.label)}, r.rules, m.name)
 
 
@@ -256,6 +262,11 @@ def _rejection_dependencies(deps: Dependants, machine: str, r: Rejection) -> Non
     _depend(deps, f"reason:{r.reason}", r.rules)
     _depend(deps, f"machine:{machine}", r.rules)
     _expression_dependencies(deps, r.guard, r.rules)
+    if r.target:
+        _depend(deps, f"state:{machine}.{r.target}", r.rules)
+    for effect in r.effects:
+        _depend(deps, f"var:{machine}.{effect.variable}", r.rules)
+        _expression_dependencies(deps, effect.value, r.rules)
 
 
 def _expression_dependencies(deps: Dependants, expr: Expr | None, rules: tuple[str, ...]) -> None:
@@ -322,7 +333,9 @@ def _summary(category: str, fields: dict[str, str]) -> str:
         return f"{fields['event']}: {fields['from']} → {fields['to']}{guard}"
     if category == "rejection":
         guard = f" [{fields['guard']}]" if fields.get("guard") else ""
-        return f"{fields['event']} in {fields['from']}{guard} → {fields['reason']}"
+        then = (f" / {fields['effects']}" if fields.get("effects") else "") + (
+            f" → {fields['to']}" if fields.get("to", "(stays)") != "(stays)" else "")
+        return f"{fields['event']} in {fields['from']}{guard} → {fields['reason']}{then}"
     if category == "variable":
         return f"{fields['type']}, initially {fields['initial']}"
     if category == "param":

@@ -10,7 +10,9 @@ gives byte-identical DOT. Conventions:
 - an edge reads ``event [guard] / effects`` then the cited rule IDs; a transition that stays
   where it is (``to: ~``) is a self-loop drawn with an open arrowhead;
 - refusals are listed in a note attached (dotted line) to the states they apply in: event,
-  guard, reason code and rule IDs (``hide_rejections`` leaves them out);
+  guard, reason code, effects (a refusal that counts) and rule IDs (``hide_rejections``
+  leaves them out); a refusal with a target (``to:``, the third wrong password locking an
+  account) is a dashed edge in the refusal colour instead, with the same label;
 - overlays: coverage (edges coloured by how often they were taken, never taken in red dashed),
   a failure trace (numbered steps along the edges taken, the divergent step in red), and diff
   marks (added green, removed red, changed orange).
@@ -38,6 +40,7 @@ from .common import (
     mask_params,
     no_way_out,
     plain,
+    refusal_edges,
     secret_names,
     secret_params,
     shorten,
@@ -52,6 +55,7 @@ NEVER = "#d62728"
 TRACE = "#1f77b4"
 DIVERGENT = "#d62728"
 GREY = "#777777"
+REFUSAL = "#b03a2e"  # the edge of a refusal that moves its machine
 EVENT_PALETTE = ("#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
                  "#ff7f0e", "#2ca02c", "#7f7f7f", "#d62728", "#393b79", "#637939")
 WORDS = {
@@ -157,6 +161,9 @@ def transition_label(system: System, t: Transition, options: Options, *, compact
 def rejection_row(system: System, r: Rejection, options: Options) -> str:
     guard = shorten(expr_text(r.guard, system, r.machine), 40)
     text = f"{r.event}" + (f" [{guard}]" if guard else "") + f" → {r.reason}"
+    effects = effects_text(r, system)
+    if effects:
+        text += f" / {shorten(effects, 40)}"
     if options.lang == "zh":
         try:
             label = system.reason(r.reason).label.zh
@@ -220,6 +227,31 @@ def add_machine(graph: graphviz.Digraph, system: System, machine: Machine, optio
                             compact=compact, event_colour=colour)
     if options.rejections and not compact:
         _add_refusal_notes(graph, system, machine, options, trace)
+        for r in machine.rejections:
+            for source, target in refusal_edges(machine, r):
+                _add_refusal_edge(graph, system, r, source, target, options, trace)
+
+
+def _add_refusal_edge(graph: graphviz.Digraph, system: System, r: Rejection, source: str,
+                      target: str, options: Options, trace: _Trace | None) -> None:
+    """The edge of a refusal with a target (the third wrong password locks the account):
+    dashed, in the refusal colour, labelled with its event, guard, reason, effects and
+    rules, its coverage and diff mark."""
+    attrs = {"id": f"r:{r.id}:{source}", "tooltip": r.id, "style": "dashed",
+             "color": REFUSAL, "fontcolor": REFUSAL}
+    extra = []
+    if options.coverage is not None:
+        count = options.coverage.rejection(r.id)
+        extra.append(f'<FONT COLOR="{NEVER if count == 0 else GREY}">×{count}</FONT>')
+    mark = options.marks.get(f"rejection:{r.id}")
+    if mark:
+        attrs.update(color=MARK_COLOURS[mark], fontcolor=MARK_COLOURS[mark], penwidth="2.4")
+        extra.append(f'<FONT POINT-SIZE="8">{h(mark)}</FONT>')
+    if trace:
+        _draw_trace_steps(trace, r, source, options, attrs, extra)
+    graph.edge(node_id(r.machine, source), node_id(r.machine, target),
+               label="<" + "<BR/>".join([rejection_row(system, r, options), *extra]) + ">",
+               **attrs)
 
 
 def _add_state(graph: graphviz.Digraph, machine: Machine, state: State, options: Options,
@@ -280,7 +312,7 @@ def _add_transition(graph: graphviz.Digraph, system: System, t: Transition, sour
                **attrs)
 
 
-def _draw_trace_steps(trace: _Trace, t: Transition, source: str, options: Options,
+def _draw_trace_steps(trace: _Trace, t: Transition | Rejection, source: str, options: Options,
                       attrs: dict[str, str], extra: list[str]) -> None:
     """Colour an edge the trace took and number its steps on it (the divergent one marked)."""
     steps = trace.path.steps_on(t.id, source)
@@ -299,6 +331,8 @@ def _add_refusal_notes(graph: graphviz.Digraph, system: System, machine: Machine
     groups: dict[tuple[str, ...], list[Rejection]] = {}
     order = [s.name for s in machine.states]
     for r in machine.rejections:
+        if r.target is not None:  # drawn as an edge of its own (_add_refusal_edge)
+            continue
         key = tuple(sorted(set(r.sources), key=lambda s: order.index(s) if s in order else 99))
         groups.setdefault(key, []).append(r)
     divergent_rejection = trace.step.rejection if trace and trace.step else None

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import unicodedata
 
-from authspec.model.ir import Machine, System
+from authspec.model.ir import Machine, Rejection, System
 
-from .common import effects_text, expr_text, no_way_out, shorten
+from .common import effects_text, expr_text, no_way_out, refusal_edges, shorten
 from .dot import Options
 
 _ENTITIES = {":": "#58;", ";": "#59;", "#": "#35;", "<": "#60;", ">": "#62;", "{": "#123;",
@@ -66,6 +66,16 @@ def _transition_text(system: System, t, options: Options, compact: bool) -> str:
     return esc(" ".join(parts))
 
 
+def _refusal_text(system: System, r: Rejection) -> str:
+    """``event [guard] → reason / effects · rule IDs`` of one refusal."""
+    guard = shorten(expr_text(r.guard, system, r.machine), 40)
+    text = r.event + (f" [{guard}]" if guard else "") + f" → {r.reason}"
+    effects = effects_text(r, system)
+    if effects:
+        text += f" / {shorten(effects, 40)}"
+    return text + (f" · {' '.join(r.rules)}" if r.rules else "")
+
+
 def _body(system: System, machine: Machine, options: Options, *, indent: str, prefixed: bool,
           compact: bool) -> list[str]:
     lines: list[str] = []
@@ -83,14 +93,17 @@ def _body(system: System, machine: Machine, options: Options, *, indent: str, pr
         if state.final:
             lines.append(f"{indent}{sid(machine.name, state.name, prefixed)} --> [*]")
     if options.rejections and not compact:
+        for r in machine.rejections:
+            for source, target in refusal_edges(machine, r):
+                lines.append(f"{indent}{sid(machine.name, source, prefixed)} --> "
+                             f"{sid(machine.name, target, prefixed)} : "
+                             f"{esc('refused: ' + _refusal_text(system, r))}")
         for state in machine.states:
             rows = []
             for r in machine.rejections:
-                if r.sources and state.name not in r.sources:
+                if (r.sources and state.name not in r.sources) or r.target is not None:
                     continue
-                guard = shorten(expr_text(r.guard, system, r.machine), 40)
-                text = r.event + (f" [{guard}]" if guard else "") + f" → {r.reason}"
-                rows.append(esc(text + (f" · {' '.join(r.rules)}" if r.rules else "")))
+                rows.append(esc(_refusal_text(system, r)))
             if rows:
                 lines.append(f"{indent}note right of {sid(machine.name, state.name, prefixed)}")
                 lines.extend(f"{indent}    {row}" for row in rows)

@@ -303,8 +303,10 @@ class TracePath:
 
 
 def lay_trace(system: System, failure: Failure) -> TracePath:
-    """Follow the trace's transitions from the initial states to find each edge's source."""
+    """Follow the trace's transitions (and refusals with a target) from the initial states
+    to find each edge's source."""
     by_id = {t.id: t for t in system.transitions}
+    refusals = {r.id: r for r in system.rejections}
     current = {m.name: m.initial.name for m in system.machines}
     edges: list[TraceEdge] = []
     unknown: list[str] = []
@@ -324,5 +326,10 @@ def lay_trace(system: System, failure: Failure) -> TracePath:
             target = t.target_from(source)
             edges.append(TraceEdge(index, tid, t.machine, source, target))
             moves[t.machine] = target
+        refusal = refusals.get(step.rejection or "")
+        if refusal is not None and refusal.target is not None:  # a refusal that moves
+            source = current.get(refusal.machine, "")
+            edges.append(TraceEdge(index, refusal.id, refusal.machine, source, refusal.target))
+            moves[refusal.machine] = refusal.target
         current.update(moves)
     return TracePath(tuple(edges), failure.divergent, at_divergence, tuple(unknown))

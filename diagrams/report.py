@@ -245,6 +245,7 @@ class Report:
 
     def refusals_table(self, rejections: tuple[Rejection, ...]) -> str:
         cov = self.coverage
+        changing = any(r.changes_state for r in rejections)
         rows = []
         for r in rejections:
             try:
@@ -254,16 +255,21 @@ class Report:
             label = (f'<br>{e(reason.en)}<br><span class="zh" lang="zh">{e(reason.zh)}</span>'
                      if reason else "")
             count = self.count_cell(cov.rejection(r.id)) if cov else ""
+            # Refusals that change state (do:/to:) get a column; tables without keep theirs.
+            then = (f'<td><code>{e(effects_text(r, self.system))}</code>'
+                    f'{" → " + e(r.target) if r.target is not None else ""}</td>'
+                    if changing else "")
             rows.append(
                 f'<tr id="{e(r.id)}"><td><code>{e(r.id)}</code></td><td><code>{e(r.event)}</code>'
                 f'</td><td>{e(", ".join(r.sources) or "(any state)")}</td>'
                 f'<td><code>{e(expr_text(r.guard, self.system, r.machine))}</code></td>'
-                f'<td><code>{e(r.reason)}</code>{label}</td><td>{self.cites(r.rules)}</td>'
+                f'<td><code>{e(r.reason)}</code>{label}</td>{then}<td>{self.cites(r.rules)}</td>'
                 f'{count}</tr>')
         head = "<th>decided</th>" if cov else ""
+        then_head = "<th>effects → target</th>" if changing else ""
         return (f'<h3>Refusals ({len(rejections)})</h3><table><tr><th>id</th><th>event</th>'
-                f'<th>in</th><th>guard</th><th>reason</th><th>rules (clause / reading)</th>'
-                f'{head}</tr>{"".join(rows)}</table>')
+                f'<th>in</th><th>guard</th><th>reason</th>{then_head}<th>rules (clause / '
+                f'reading)</th>{head}</tr>{"".join(rows)}</table>')
 
     def traceability(self) -> str:
         s = self.system

@@ -16,9 +16,10 @@
   - ``refused``: sends an event the model refuses outright in the current state (negative
     testing), with parameters drawn from their domains;
   - ``repeat`` (when the spec has counters, see ``strategies.Counter``): performs one
-    accepted step ``k`` times, ``k`` drawn from the boundary counts (remaining-1,
-    remaining, remaining+1, ...) solved from the guards, or a small number, so the 1000th
-    use of a card is reached in a single rule.
+    counting step (accepted, or a refusal that counts) ``k`` times, ``k`` drawn from the
+    boundary counts (remaining-1, remaining, remaining+1, ...) solved from the guards, or a
+    small number, so the 1000th use of a card (or the 3rd wrong password) is reached in a
+    single rule.
 
 Each machine instance is a ``Driver`` (driver.py): it holds the run's model (reset per
 example) and the backend (reset per example), and compares every step. Classes are
@@ -38,7 +39,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 from authspec.model.ir import System
 
 from .driver import Driver, RunState
-from .roadmap import Goal
+from .roadmap import Goal, moved
 from .strategies import Draw, candidates, draw_params, index_strategy
 
 SMALL_REPEAT = st.integers(1, 5)
@@ -89,7 +90,8 @@ class ConformanceMachine(RuleBasedStateMachine, Driver):
             return
         for event, params, times in route:
             for _ in range(times):
-                if not self.send(event, params, "route").accepted:
+                before = self.model.current
+                if not moved(self.send(event, params, "route"), before, self.model.current):
                     return
         self.do_goal(goal, data)
 
@@ -148,14 +150,18 @@ class ConformanceMachine(RuleBasedStateMachine, Driver):
             self.send_other_refusals(event, params)
 
     def send_other_refusals(self, event: str, params: dict[str, Any]) -> None:
-        """A refusal changes nothing, so while the run is here the event's other guarded
-        refusals are sent too: the drawn parameters repaired to each (the same state,
-        several refusals tested for the price of one rule)."""
+        """A refusal without effects changes nothing, so while the run is here the event's
+        other guarded refusals are sent too: the drawn parameters repaired to each (the same
+        state, several refusals tested for the price of one rule). Stops once a refusal
+        changed the state (a counted wrong password): the run is no longer here."""
         analysis, model = self.analysis, self.model
         options = candidates(analysis, model, event, self.memory)
+        here = model.current
         for rejection in analysis.applicable_rejections(model, event)[:MAX_BATCH]:
             if rejection.guard is None:
                 continue
+            if model.current != here:
+                return
             trial = analysis.repair(model, event, params, options, refuse_by=rejection.id)
             if (trial == params
                     or analysis.refusal_score(model, event, trial, rejection.id) != 0):
@@ -185,15 +191,19 @@ class ConformanceMachine(RuleBasedStateMachine, Driver):
             times = boundary[data.draw(index_strategy(len(boundary)))]
         else:
             times = data.draw(SMALL_REPEAT)
-        params = data.draw(self.params_of(counter.event))
-        params = analysis.repair(model, counter.event, params,
-                                 candidates(analysis, model, counter.event, self.memory),
-                                 target=frozenset(counter.transitions))
-        refused_in_a_row = 0
+        drawn = data.draw(self.params_of(counter.event))
+        options = candidates(analysis, model, counter.event, self.memory)
+        params = analysis.counting_params(model, counter, drawn, options)
+        if params is None:  # as before counted refusals: steered to a transition anyway
+            params = analysis.repair(model, counter.event, drawn, options,
+                                     target=frozenset(counter.transitions))
+        stalled_in_a_row = 0  # steps that neither were accepted nor changed the state
         for _ in range(times):
+            before = model.current
             outcome = self.send(counter.event, params, "repeat")
-            refused_in_a_row = 0 if outcome.accepted else refused_in_a_row + 1
-            if refused_in_a_row >= 2:
+            stalled_in_a_row = 0 if moved(outcome, before, model.current) \
+                else stalled_in_a_row + 1
+            if stalled_in_a_row >= 2:
                 break
 
 
@@ -219,7 +229,11 @@ def spec_digest(system: System) -> str:
         parts.append(f"T {t.id} {t.event} {t.sources} {t.target} {guard} {effects}")
     for r in system.rejections:
         guard = r.guard.source if r.guard else ""
-        parts.append(f"R {r.id} {r.event} {r.sources} {guard} {r.reason}")
+        line = f"R {r.id} {r.event} {r.sources} {guard} {r.reason}"
+        if r.changes_state:  # the digest of a spec without counted refusals stays as it was
+            effects = ";".join(f"{a.variable}={a.value.source}" for a in r.effects)
+            line += f" {r.target} {effects}"
+        parts.append(line)
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

@@ -3,7 +3,9 @@
 Random steps rarely reach a state five or six well-chosen steps deep (an OTP card issued,
 activated and paid with; a U-key with its driver but no certificate). The roadmap explores
 the *model* breadth first from its initial state, taking every transition it can make
-fire (parameters found by ``Analysis.repair`` from deterministic defaults), and keeps the
+fire and every refusal with effects or a target it can make decide (the third wrong
+password locks the account: a route may pass through refusals), with parameters found by
+``Analysis.repair`` from deterministic defaults, and keeps the
 first concrete state reached for each abstract state (machine states, and the bool and
 enum variables). For a *goal* (a transition or a rejection of the spec), ``find`` returns
 the index of the first node, in breadth-first order, where the goal can be made to happen,
@@ -24,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from authspec.model import Executable, Snapshot
+from authspec.model import Executable, Outcome, Snapshot
 from authspec.model.ir import System
 
 from .strategies import MISS, Analysis, Memory, candidates
@@ -62,6 +64,12 @@ def isolated_params(roadmap: Roadmap, analysis: Analysis, model: Executable, goa
     if analysis.refusal_score(model, goal.event, params, goal.id, isolated=True) >= MISS:
         return None
     return params
+
+
+def moved(outcome: Outcome, before: Snapshot, after: Snapshot) -> bool:
+    """Whether a step did what a route or a counter expects of it: it was accepted, or it
+    was refused by a refusal with effects or a target that changed the state."""
+    return outcome.accepted or after != before
 
 
 def goals_of(system: System) -> list[Goal]:
@@ -112,10 +120,11 @@ class Roadmap:
         model, analysis = self.model, self.analysis
         for event in analysis.events:
             model.restore(node.snapshot)
-            if not analysis.may_accept(model, event):
-                continue
-            targets = [t.transition.id
-                       for t in analysis.semantics.candidate_transitions(model.current, event)]
+            semantics, here = analysis.semantics, model.current
+            targets = [t.transition.id for t in semantics.candidate_transitions(here, event)
+                       ] if analysis.may_accept(model, event) else []
+            refusals = [r.rejection.id for r in semantics.applicable_refusals(here, event)
+                        if r.rejection.changes_state]
             for target in targets:
                 model.restore(node.snapshot)
                 options = candidates(analysis, model, event, Memory())
@@ -123,17 +132,27 @@ class Roadmap:
                                          target=frozenset({target}))
                 if analysis.score(model, event, params, frozenset({target})):
                     continue
-                outcome = model.step(event, params)
-                if not outcome.accepted:
-                    continue
-                key = self._key()
-                if key in self._seen or len(self.nodes) >= self.max_nodes:
-                    continue
-                self._seen.add(key)
-                self.nodes.append(_Node(model.snapshot(), index, (event, params, 1),
-                                        node.depth + 1))
+                if model.step(event, params).accepted:
+                    self._add(index, node, event, params)
+            for refusal in refusals:
+                model.restore(node.snapshot)
+                options = candidates(analysis, model, event, Memory())
+                params = analysis.repair(model, event, self.defaults(event, options), options,
+                                         refuse_by=refusal)
+                if analysis.refusal_score(model, event, params, refusal) == 0:
+                    model.step(event, params)
+                    self._add(index, node, event, params)
         self._expand_counters(index, node)
         model.restore(node.snapshot)
+
+    def _add(self, index: int, node: _Node, event: str, params: dict[str, Any]) -> None:
+        """The model's state after one step from ``node``, as a new node (if new)."""
+        key = self._key()
+        if key in self._seen or len(self.nodes) >= self.max_nodes:
+            return
+        self._seen.add(key)
+        self.nodes.append(_Node(self.model.snapshot(), index, (event, params, 1),
+                                node.depth + 1))
 
     def _expand_counters(self, index: int, node: _Node) -> None:
         """Children reached by repeating a counting step until the abstract state changes
@@ -151,18 +170,16 @@ class Roadmap:
             counts = counter.remaining(model.values, model.states)
             if not counts:
                 continue
-            target = frozenset(counter.transitions)
             options = candidates(analysis, model, counter.event, Memory())
-            params = analysis.repair(model, counter.event,
-                                     self.defaults(counter.event, options), options,
-                                     target=target)
-            if analysis.score(model, counter.event, params, target):
+            params = analysis.counting_params(model, counter,
+                                              self.defaults(counter.event, options), options)
+            if params is None:
                 continue
             self._counted.add(counter)
             start = self._key()
             before = model.snapshot()
             for times in range(1, min(max(counts), self.repeat_cap) + 1):
-                if not model.step(counter.event, params).accepted:
+                if not moved(model.step(counter.event, params), before, model.snapshot()):
                     break
                 key = self._key()
                 if key != start:

@@ -23,7 +23,8 @@ Booleans and enumerations
 machine.py): whether an event can possibly be accepted now, a *repair* that changes drawn
 parameters one at a time until the model accepts them (so deep states are reached while
 the drawn values stay as they were wherever they do not matter), and the *counters*:
-variables a transition increments by a constant and a guard compares, for the repeat rule.
+variables a transition or a refusal (``do:`` on a ``rejects`` entry: a wrong password
+counted) increments by a constant and a guard compares, for the repeat rule.
 """
 
 from __future__ import annotations
@@ -140,7 +141,8 @@ def _diff(node: Binary, policies: Mapping[str, Policy]) -> Evaluator:
 
 @dataclass(frozen=True)
 class Counter:
-    """An int variable that transitions on ``event`` move by a constant ``step``."""
+    """An int variable that transitions (or refusals) on ``event`` move by a constant
+    ``step``."""
 
     variable: str  # "machine.var"
     machine: str
@@ -149,6 +151,7 @@ class Counter:
     transitions: tuple[str, ...]  # ids of the transitions that move it
     sources: frozenset[str]  # states of the machine in which one of them may fire
     bounds: tuple[Linear, ...]  # comparisons of the variable in the event's guards
+    refusals: tuple[str, ...] = ()  # ids of the refusals that move it (a counted refusal)
 
     def remaining(self, values: Mapping[str, Any], states: Mapping[str, str]) -> list[int]:
         """Repeat counts that land on and around each boundary (at least 1)."""
@@ -166,8 +169,9 @@ class Counter:
         return sorted(counts)
 
 
-def _increment(transition: Transition, variable: str) -> int | None:
-    """The constant ``c`` if ``transition`` assigns ``variable := variable +/- c``."""
+def _increment(transition: Transition | Rejection, variable: str) -> int | None:
+    """The constant ``c`` if ``transition`` (or a refusal) assigns
+    ``variable := variable +/- c``."""
     machine = transition.machine
     for assignment in transition.effects:
         if f"{machine}.{assignment.variable}" != variable:
@@ -185,6 +189,15 @@ def _increment(transition: Transition, variable: str) -> int | None:
             return None
         return step if isinstance(step, int) and not isinstance(step, bool) and step else None
     return None
+
+
+def _merged(old: Counter, new: Counter) -> Counter:
+    """One counter of a variable and an event, from two elements that move it."""
+    return Counter(old.variable, old.machine, old.event, old.step,
+                   (*old.transitions, *new.transitions), old.sources | new.sources,
+                   tuple({**{b.source: b for b in old.bounds},
+                          **{b.source: b for b in new.bounds}}.values()),
+                   (*old.refusals, *new.refusals))
 
 
 # -- the analysis ----------------------------------------------------------------------------
@@ -290,33 +303,57 @@ class Analysis:
 
     def _find_counters(self) -> list[Counter]:
         counters: dict[tuple[str, str], Counter] = {}
-        for t in self.system.transitions:
-            for assignment in t.effects:
-                variable = f"{t.machine}.{assignment.variable}"
-                step = _increment(t, variable)
+        elements: list[Transition | Rejection] = [
+            *self.system.transitions, *(r for r in self.system.rejections if r.effects)]
+        for element in elements:
+            for assignment in element.effects:
+                variable = f"{element.machine}.{assignment.variable}"
+                step = _increment(element, variable)
                 if step is None:
                     continue
-                bounds: dict[str, Linear] = {}
-                for tree in self._guards_of(t.event):
-                    for node in _comparisons(tree):
-                        if _param_refs(node) or variable not in _var_refs(node):
-                            continue
-                        bounds.setdefault(unparse(node), Linear(
-                            "var", variable, _diff(node, self.policies), unparse(node)))
-                if not bounds:
-                    continue
-                key = (variable, t.event)
-                if key in counters:
-                    old = counters[key]
-                    counters[key] = Counter(variable, t.machine, t.event, old.step,
-                                            (*old.transitions, t.id),
-                                            old.sources | frozenset(t.sources),
-                                            tuple({**{b.source: b for b in old.bounds},
-                                                   **bounds}.values()))
-                else:
-                    counters[key] = Counter(variable, t.machine, t.event, step, (t.id,),
-                                            frozenset(t.sources), tuple(bounds.values()))
+                bounds = self._bounds_of(element.event, variable)
+                if bounds:
+                    counter = self._counter(element, variable, step, bounds)
+                    key = (variable, element.event)
+                    counters[key] = _merged(counters[key], counter) if key in counters \
+                        else counter
         return list(counters.values())
+
+    def _bounds_of(self, event: str, variable: str) -> dict[str, Linear]:
+        """The comparisons of ``variable`` (with no parameter) in the guards of ``event``."""
+        bounds: dict[str, Linear] = {}
+        for tree in self._guards_of(event):
+            for node in _comparisons(tree):
+                if _param_refs(node) or variable not in _var_refs(node):
+                    continue
+                bounds.setdefault(unparse(node), Linear(
+                    "var", variable, _diff(node, self.policies), unparse(node)))
+        return bounds
+
+    def _counter(self, element: Transition | Rejection, variable: str, step: int,
+                 bounds: dict[str, Linear]) -> Counter:
+        if isinstance(element, Transition):
+            return Counter(variable, element.machine, element.event, step, (element.id,),
+                           frozenset(element.sources), tuple(bounds.values()))
+        sources = element.sources or tuple(
+            s.name for s in self.system.machine(element.machine).states)
+        return Counter(variable, element.machine, element.event, step, (), frozenset(sources),
+                       tuple(bounds.values()), (element.id,))
+
+    def counting_params(self, model: Executable, counter: Counter, params: Mapping[str, Any],
+                        candidates: Mapping[str, Sequence[Any]]) -> dict[str, Any] | None:
+        """``params`` repaired so that one step of ``counter`` happens now: one of its
+        transitions fires, or else one of its refusals decides. None when neither can."""
+        target = frozenset(counter.transitions)
+        if target:
+            repaired = self.repair(model, counter.event, params, candidates, target=target)
+            if self.score(model, counter.event, repaired, target) == 0:
+                return repaired
+        for refusal in counter.refusals:
+            repaired = self.repair(model, counter.event, params, candidates, refuse_by=refusal)
+            if self.refusal_score(model, counter.event, repaired, refusal) == 0:
+                return repaired
+        return None
 
     # -- questions about the current state -------------------------------------------------
     def may_accept(self, model: Executable, event: str) -> bool:

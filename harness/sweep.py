@@ -4,7 +4,9 @@ For each goal, shallowest first: a fresh example, the roadmap's route to a state
 goal can happen, the goal itself with parameters repaired towards it, then the refusals
 around it (for a refusal, the same refusal with every other condition of the step holding;
 other values the same rejection refuses, each boundary of a step that stays put, old values
-of a replaced string variable, the refusals of an event that counts).
+of a replaced string variable, the refusals of an event that counts). A refusal with effects
+or a target changes the state like a transition: it is sent once, with every other condition
+of the step holding where it can, then the refusals of its event from the new values.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from authspec.model.expr import ParamRef, VarRef, walk
-from authspec.model.ir import Transition
+from authspec.model.ir import Rejection, Transition
 
 from .driver import Driver, RunState
 from .records import Failure, Nonconformance
-from .roadmap import Goal, isolated_params
+from .roadmap import Goal, isolated_params, moved
 from .strategies import candidates
 
 
@@ -78,6 +80,9 @@ def _sweep_goal(driver: Driver, goal: Goal) -> None:
     params = goal_params(driver, goal)
     if goal.kind == "transition":
         params = _new_strings(driver, goal, params)
+    if goal.kind == "rejection" and goal_rejection(driver, goal).changes_state:
+        _sweep_changing_refusal(driver, goal, params)
+        return
     driver.send(goal.event, params, "goal")
     if goal.kind == "rejection":
         isolated = isolated_refusal(driver, goal)
@@ -96,6 +101,22 @@ def _sweep_goal(driver: Driver, goal: Goal) -> None:
     if any(isinstance(model.values.get(v), int) and not isinstance(model.values.get(v), bool)
            for v in variables):
         _sweep_counted_refusals(driver, goal)
+
+
+def goal_rejection(driver: Driver, goal: Goal) -> Rejection:
+    """The spec's refusal that a rejection goal names."""
+    return next(r.element for r in driver.analysis.rejections[goal.event]
+                if isinstance(r.element, Rejection) and r.element.id == goal.id)
+
+
+def _sweep_changing_refusal(driver: Driver, goal: Goal, params: dict[str, Any]) -> None:
+    """A refusal that changes the state (a wrong password counted): sent once, alone
+    deciding where it can (MC/DC), then each refusal of its event from the new values."""
+    isolated = isolated_refusal(driver, goal)
+    if isolated is None:
+        driver.run.not_isolated.append(goal)
+    driver.send(goal.event, isolated or params, "goal")
+    _sweep_counted_refusals(driver, goal)
 
 
 def goal_transition(driver: Driver, goal: Goal) -> Transition:
@@ -206,7 +227,9 @@ def _sweep_goals(run: RunState, goals: list[Goal]) -> tuple[Failure, Goal] | Non
             arrived = True
             for event, params, times in route:
                 for _ in range(times):
-                    arrived = arrived and driver.send(event, params, "route").accepted
+                    before = driver.model.current
+                    arrived = arrived and moved(driver.send(event, params, "route"), before,
+                                                driver.model.current)
             if arrived:
                 _sweep_goal(driver, goal)
         except Nonconformance as error:

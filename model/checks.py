@@ -1,17 +1,22 @@
 """Static checks of a loaded System (``authspec validate``).
 
-Graph checks (guards ignored, so they over-approximate what can happen):
-- ``unreachable-state``: no path of transitions from the initial state;
+Graph checks (guards ignored, so they over-approximate what can happen; a refusal with a
+target is an edge like a transition, as it moves its machine when it decides):
+- ``unreachable-state``: no path of transitions (or refusals with a target) from the initial
+  state;
 - ``dead-end-state``: a state with no transition out that is not marked final.
 
 Guard checks, decided with the Z3 SMT solver over the declared domains (int bounds, enum
 values, the states of every machine); ``matches(x, policy)`` is an uninterpreted predicate:
 - ``nondeterminism``: two transitions of one event from one state whose guards can both hold;
-- ``effect-out-of-range``: an effect that can push an int variable outside its bounds;
+- ``effect-out-of-range``: an effect that can push an int variable outside its bounds (of a
+  transition when its guard holds, of a refusal when it decides: its guard holds and the
+  refusals before it do not apply);
 - ``division-by-zero``: a ``//`` or ``%`` whose divisor can be 0 where it is evaluated (a
   guard in its source states once the refusals before it do not apply, an effect when its
   guard holds, an invariant anywhere; ``and``/``or``/``implies`` evaluate their right side
-  only when needed, so ``d != 0 and x // d > 1`` is safe);
+  only when needed, so ``d != 0 and x // d > 1`` is safe; a refusal's effects when it
+  decides);
 - ``dead-transition`` (warning): a guard that can never hold;
 - ``shadowed-refusal`` (warning): a refusal that never decides, because refusals before it in
   priority order always apply first (or its own guard can never hold);
@@ -45,6 +50,7 @@ import z3
 from . import expr as ex
 from .errors import SpecError
 from .ir import (
+    Assignment,
     Assumption,
     Expr,
     Invariant,
@@ -96,8 +102,8 @@ def check_system(system: System, *, timeout_ms: int = SOLVER_TIMEOUT_MS,
     token = _LIMITS.set(_Limits(timeout_ms, time.monotonic() + budget_s))
     try:
         findings: list[Finding] = []
-        for check in (_citations, _graph, _guards, _priorities, _divisions, _initial_invariants,
-                      _unused):
+        for check in (_citations, _graph, _guards, _priorities, _divisions, _refusal_effects,
+                      _initial_invariants, _unused):
             findings.extend(check(system))
     finally:
         _LIMITS.reset(token)
@@ -163,26 +169,36 @@ def _graph(system: System) -> Iterator[Finding]:
                               f"{machine.initial.name}", state.span,
                               "add a transition into it, or remove it")
             outgoing = [t for t in machine.transitions if state.name in t.sources]
-            if not outgoing and not state.final:
+            leaving = outgoing + [r for r in machine.rejections if _moves_from(r, state.name)]
+            if not leaving and not state.final:
                 yield Finding("error", "dead-end-state",
                               f"state {machine.name}.{state.name} has no transition out and "
                               "is not final", state.span,
                               "add a transition out of it, or mark it 'final: true'")
-            if outgoing and state.final:
+            if leaving and state.final:
                 yield Finding("error", "final-state-with-exit",
                               f"final state {machine.name}.{state.name} has transitions out",
                               state.span, "a final state is the end; remove 'final: true' "
-                              "or its transitions")
+                              "or its transitions (and the targets of its refusals)")
+
+
+def _moves_from(rejection: Rejection, state: str) -> bool:
+    """Whether ``rejection``, deciding in ``state``, moves its machine to another state."""
+    return (rejection.target is not None and rejection.target != state
+            and (not rejection.sources or state in rejection.sources))
 
 
 def reachable_states(machine: Machine) -> set[str]:
-    """States reachable from the initial one, ignoring guards."""
+    """States reachable from the initial one, ignoring guards (transitions and the refusals
+    with a target are the edges)."""
     reached = {machine.initial.name}
     frontier = [machine.initial.name]
+    edges: list[Transition | Rejection] = [*machine.transitions, *machine.rejections]
     while frontier:
         state = frontier.pop()
-        for transition in machine.transitions:
-            if state in transition.sources:
+        for transition in edges:
+            if state in transition.sources or (
+                    isinstance(transition, Rejection) and not transition.sources):
                 target = transition.target_from(state)
                 if target not in reached:
                     reached.add(target)
@@ -410,7 +426,14 @@ def _transition_checks(system: System, machine: Machine,
                       f"{transition.guard.source if transition.guard else ''}",
                       transition.span, "fix the guard or remove the transition")
         return
-    for assignment in transition.effects:
+    yield from _effects_in_range(encoder, machine, transition.id, transition.effects,
+                                 [guard, in_source])
+
+
+def _effects_in_range(encoder: _Encoder, machine: Machine, element: str,
+                      effects: tuple[Assignment, ...], context: list[Any]) -> Iterator[Finding]:
+    """``effect-out-of-range`` for the effects of ``element`` where ``context`` holds."""
+    for assignment in effects:
         variable = machine.variable(assignment.variable)
         assert variable is not None
         typ = variable.type
@@ -418,17 +441,37 @@ def _transition_checks(system: System, machine: Machine,
             continue
         value = encoder.term(assignment.value.tree)
         outside = z3.Or(value < typ.min, value > typ.max)
-        verdict, model = _solve([guard, in_source, outside, *encoder.domain])
+        verdict, model = _solve([*context, outside, *encoder.domain])
         if verdict == "unknown":
-            yield _undecided(f"whether {transition.id} keeps {variable.qualified} within "
+            yield _undecided(f"whether {element} keeps {variable.qualified} within "
                              f"[{typ.min}, {typ.max}]", assignment.span)
         if verdict == "sat":
             yield Finding("error", "effect-out-of-range",
-                          f"{transition.id} can set {variable.qualified} outside "
+                          f"{element} can set {variable.qualified} outside "
                           f"[{typ.min}, {typ.max}], e.g. with {_witness(model, encoder)}",
                           assignment.span,
                           "strengthen the guard so the new value stays within bounds, "
                           "or widen the variable's min/max")
+
+
+def _refusal_effects(system: System) -> Iterator[Finding]:
+    """The effects of each refusal, where it decides: in its states, its guard holding and
+    no refusal before it applying (range and division by zero)."""
+    for event in system.events:
+        refusals = [r for r in system.rejections if r.event == event.name]
+        for index, rejection in enumerate(refusals):
+            if not rejection.effects:
+                continue
+            encoder = _Encoder(system, event.name)
+            machine = system.machine(rejection.machine)
+            context = [_applies(encoder, system, rejection),
+                       *[z3.Not(_applies(encoder, system, r)) for r in refusals[:index]]]
+            yield from _effects_in_range(encoder, machine, rejection.id, rejection.effects,
+                                         context)
+            for effect in rejection.effects:
+                yield from _zero_divisors(encoder, effect.value, context,
+                                          f"effect {effect.variable} := {effect.value.source} "
+                                          f"of refusal {rejection.id}")
 
 
 # -- division by zero --------------------------------------------------------------------------

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,10 +15,10 @@ from rich.table import Table
 from .checks import SOLVER_BUDGET_S, SOLVER_TIMEOUT_MS, check_system, errors
 from .console import PIPE_WIDTH, output_width, plain, plain_console
 from .errors import ModelError, SpecErrors
-from .ir import System, citing_name
+from .ir import Rejection, System, citing_name
 from .loader import load
 from .secrets import masked
-from .simulate import read_trace, run_trace
+from .simulate import StepResult, read_trace, run_trace
 from .traceability import Matrix, RuleRow, matrix
 
 
@@ -107,7 +108,12 @@ def simulate(trace: Annotated[Path, typer.Argument(help="Trace file (YAML or JSO
         out.print(f"error: the spec fails while running the trace: {err}")
         raise typer.Exit(2) from None
     failed = 0
+    before: tuple[Mapping[str, str], Mapping[str, Any]] = (
+        {m.name: m.initial.name for m in system.machines},
+        {v.qualified: v.initial for v in system.variables})
     for result in results:
+        changed = _changes(system, before, result, show_secrets)
+        before = (result.configuration, result.values)
         event = system.event(result.step.event)
         params = result.step.params if show_secrets else event.redacted(result.step.params)
         outcome = result.outcome
@@ -121,6 +127,7 @@ def simulate(trace: Annotated[Path, typer.Argument(help="Trace file (YAML or JSO
                 "rules": list(outcome.rules), "expected": result.step.expect,
                 "as_expected": result.as_expected, "configuration": dict(result.configuration),
                 "broken_invariants": list(result.broken_invariants),
+                "refusal_changed": changed if not outcome.accepted else [],
             }, ensure_ascii=False))
             continue
         shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
@@ -130,6 +137,8 @@ def simulate(trace: Annotated[Path, typer.Argument(help="Trace file (YAML or JSO
         out.print(f"{result.number:>3}. {event.name}({shown})")
         by = ", ".join(outcome.transitions) or outcome.rejection or "otherwise"
         out.print(f"     -> {outcome}  by {by}  rules {', '.join(outcome.rules) or '-'}{mark}")
+        if changed and not outcome.accepted:
+            out.print(f"        refused, and changed: {'; '.join(changed)}")
     if not as_json:
         last = results[-1] if results else None
         if last is not None:
@@ -141,6 +150,22 @@ def simulate(trace: Annotated[Path, typer.Argument(help="Trace file (YAML or JSO
         out.print(f"{len(results)} steps, {failed} not as expected")
     if failed:
         raise typer.Exit(1)
+
+
+def _changes(system: System, before: tuple[Mapping[str, str], Mapping[str, Any]],
+             result: StepResult, show_secrets: bool) -> list[str]:
+    """What a step changed: each machine that moved and each variable that changed (secret
+    values masked unless shown)."""
+    states, values = before
+    moved = [f"{m} {states[m]} -> {s}" for m, s in result.configuration.items()
+             if states.get(m) != s]
+
+    def shown(name: str, value: Any) -> str:
+        return repr(masked(value) if _secret(system, name) and not show_secrets else value)
+
+    changed = [f"{k} {shown(k, values.get(k))} -> {shown(k, v)}"
+               for k, v in result.values.items() if values.get(k) != v]
+    return moved + changed
 
 
 def _secret(system: System, qualified: str) -> bool:
@@ -188,6 +213,15 @@ def trace(specs: SpecsArg = None,
         raise typer.Exit(1)
 
 
+def _changes_of(r: Rejection) -> str:
+    """``; failures := failures + 1 → locked`` for a refusal that changes state, else ''."""
+    if not r.changes_state:
+        return ""
+    effects = ", ".join(f"{a.variable} := {a.value.source}" for a in r.effects)
+    target = f"→ {r.target}" if r.target is not None else ""
+    return "; " + " ".join(part for part in (effects, target) if part)
+
+
 def _summary(table: Matrix) -> str:
     covered = sum(r.covered for r in table.rules)
     answered = sum(q.answered for q in table.questions)
@@ -197,7 +231,7 @@ def _summary(table: Matrix) -> str:
 
 def _elements(row: RuleRow) -> list[str]:
     items = [f"transition {t.id}" for t in row.transitions]
-    items += [f"refusal {r.id} ({r.reason})" for r in row.rejections]
+    items += [f"refusal {r.id} ({r.reason}{_changes_of(r)})" for r in row.rejections]
     items += [f"invariant {i.id}" for i in row.invariants]
     items += [f"policy {p.name}" for p in row.policies]
     return items

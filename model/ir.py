@@ -11,7 +11,8 @@ Vocabulary:
 - A *transition* moves one machine on one event when its *guard* holds, and applies
   *effects* (simultaneous assignments to that machine's own variables).
 - A *rejection* refuses an event with a declared *reason* code; a refused event changes
-  nothing.
+  nothing, unless the deciding rejection has *effects* or a *target* (a wrong password is
+  refused and counted; the third one also locks the account).
 - Every transition, rejection and invariant *cites* rule IDs (R1...) or question IDs (Q1...).
 """
 
@@ -221,7 +222,9 @@ class Transition:
 class Rejection:
     """Refuse ``event`` with ``reason`` while ``machine`` is in one of ``sources`` and ``guard``.
 
-    Empty ``sources`` means in any state of the machine.
+    Empty ``sources`` means in any state of the machine. When this rejection decides, its
+    ``effects`` (assignments to its machine's variables, read before the event) are
+    committed and its machine moves to ``target`` (None: it stays); no transition fires.
     """
 
     id: str
@@ -233,6 +236,16 @@ class Rejection:
     rules: tuple[str, ...]
     label: Text = Text()
     span: Span = NOWHERE
+    effects: tuple[Assignment, ...] = ()
+    target: str | None = None
+
+    @property
+    def changes_state(self) -> bool:
+        """Whether deciding may change the snapshot (it has effects or a target)."""
+        return bool(self.effects) or self.target is not None
+
+    def target_from(self, source: str) -> str:
+        return source if self.target is None else self.target
 
 
 @dataclass(frozen=True)

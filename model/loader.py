@@ -471,7 +471,7 @@ class _Builder:
             transitions.extend(self.transition(doc, name, index, item, variables))
         rejections: list[Rejection] = []
         for index, item in enumerate(doc.data.get("rejects") or []):
-            rejections.extend(self.rejection(doc, name, index, item))
+            rejections.extend(self.rejection(doc, name, index, item, variables))
         invariants = tuple(self.invariants(doc, ("invariants",), name))
         return Machine(name, _text(doc.data.get("label")), states, variables, tuple(transitions),
                        tuple(rejections), invariants, doc.file, doc.span(()))
@@ -513,41 +513,62 @@ class _Builder:
                        + "; events are declared in the system file")
         return good
 
-    def transition(self, doc: Located, machine: str, index: int, item: dict,
-                   variables: tuple[Variable, ...]) -> list[Transition]:
-        path = ("transitions", index)
-        sources = self.source_states(doc, path, item, machine)
+    def target_state(self, doc: Located, path: tuple, item: dict, machine: str) -> str | None:
+        """The ``to:`` of a transition or refusal (None: it stays), checked."""
         target = item.get("to")
         if target is not None and target not in self.all_states[machine]:
             self.error(doc, (*path, "to"), f"unknown state {target!r} of machine {machine}",
                        _suggest(target, self.all_states[machine]))
+        return target
+
+    def effects(self, doc: Located, path: tuple, item: dict, machine: str, event: str,
+                variables: tuple[Variable, ...], what: str) -> tuple[Assignment, ...]:
+        """The ``do:`` of a transition or refusal: assignments to its own machine's variables."""
+        effects = []
+        for var_name, value in (item.get("do") or {}).items():
+            var = next((v for v in variables if v.name == var_name), None)
+            if var is None:
+                self.error(doc, (*path, "do", var_name), f"{machine} has no variable "
+                           f"{var_name!r}", self.foreign_hint(machine, var_name, variables, what),
+                           key=True)
+                continue
+            value_expr = self.expression(doc, (*path, "do", var_name), value, machine, event,
+                                         var.type)
+            if value_expr is not None:
+                effects.append(Assignment(var_name, value_expr,
+                                          doc.span((*path, "do", var_name), key=True)))
+        return tuple(effects)
+
+    def foreign_hint(self, machine: str, name: str, variables: tuple[Variable, ...],
+                     what: str) -> str:
+        owners = sorted(m for m, names in self.all_vars.items() if m != machine and name in names)
+        if owners:
+            return (f"{name!r} is a variable of {', '.join(owners)}; a {what} assigns only its "
+                    f"own machine's variables: assign it in a {what} of {owners[0]}")
+        return (_suggest(name, [v.name for v in variables])
+                + f"; a {what} assigns only its own machine's variables")
+
+    def transition(self, doc: Located, machine: str, index: int, item: dict,
+                   variables: tuple[Variable, ...]) -> list[Transition]:
+        path = ("transitions", index)
+        sources = self.source_states(doc, path, item, machine)
+        target = self.target_state(doc, path, item, machine)
         events = self.events_of(doc, path, item)
         result = []
         for event in events:
             tid = self.element_id(doc, machine, path, item, event, event, len(events) > 1)
             guard = self.expression(doc, (*path, "when"), item.get("when"), machine, event, BOOL)
-            effects = []
-            for var_name, value in (item.get("do") or {}).items():
-                var = next((v for v in variables if v.name == var_name), None)
-                if var is None:
-                    hint = _suggest(var_name, [v.name for v in variables])
-                    self.error(doc, (*path, "do", var_name), f"{machine} has no variable "
-                               f"{var_name!r}", hint + "; a transition assigns only its own "
-                               "machine's variables", key=True)
-                    continue
-                value_expr = self.expression(doc, (*path, "do", var_name), value, machine, event,
-                                             var.type)
-                if value_expr is not None:
-                    effects.append(Assignment(var_name, value_expr,
-                                              doc.span((*path, "do", var_name), key=True)))
-            result.append(Transition(tid, machine, event, sources, target, guard, tuple(effects),
+            effects = self.effects(doc, path, item, machine, event, variables, "transition")
+            result.append(Transition(tid, machine, event, sources, target, guard, effects,
                                      tuple(item["rules"]), _text(item.get("label")),
                                      doc.span(path)))
         return result
 
-    def rejection(self, doc: Located, machine: str, index: int, item: dict) -> list[Rejection]:
+    def rejection(self, doc: Located, machine: str, index: int, item: dict,
+                  variables: tuple[Variable, ...]) -> list[Rejection]:
         path = ("rejects", index)
         sources = self.source_states(doc, path, item, machine)
+        target = self.target_state(doc, path, item, machine)
         reason = item["reason"]
         if reason not in self.reason_codes:
             self.error(doc, (*path, "reason"), f"unknown reason {reason!r}",
@@ -559,9 +580,10 @@ class _Builder:
             rid = self.element_id(doc, machine, path, item, event, f"reject_{event}_{index}",
                                   len(events) > 1)
             guard = self.expression(doc, (*path, "when"), item.get("when"), machine, event, BOOL)
+            effects = self.effects(doc, path, item, machine, event, variables, "refusal")
             result.append(Rejection(rid, machine, event, sources, guard, reason,
                                     tuple(item["rules"]), _text(item.get("label")),
-                                    doc.span(path)))
+                                    doc.span(path), effects, target))
         return result
 
     def invariants(self, doc: Located, path: tuple, machine: str | None) -> Iterable[Invariant]:

@@ -38,8 +38,8 @@ class Executable:
         self._views: tuple[Snapshot, Mapping[str, str], Mapping[str, Any]] | None = None
         self._chart_classes: dict[str, type[StateChart]] = {}
         self._checked: tuple[Snapshot, list[Invariant]] | None = None
-        # After an accepted step from a snapshot where every invariant held: the snapshot
-        # and the invariants the step could break (the only ones to evaluate there).
+        # After a step that changed state, from a snapshot where every invariant held: the
+        # snapshot and the invariants the step could break (the only ones to evaluate there).
         self._touched: tuple[Snapshot, tuple[CompiledInvariant, ...]] | None = None
 
     # -- state ---------------------------------------------------------------------------------
@@ -98,10 +98,11 @@ class Executable:
         before = self.current
         outcome, self.current = self.semantics.step(before, event, params)
         checked = self._checked
-        if outcome.accepted and checked is not None and checked[0] is before and not checked[1]:
+        changed = outcome.accepted or self.current is not before  # or a refusal with effects
+        if changed and checked is not None and checked[0] is before and not checked[1]:
             # Every invariant held before: only those the step touched can break now.
             self._touched = (self.current, self.semantics.invariants_touched(outcome))
-        if self.check_invariants and outcome.accepted:
+        if self.check_invariants and changed:
             broken = self.violated_invariants()
             if broken:
                 raise InvariantViolation(outcome, broken)

@@ -13,7 +13,11 @@ to come. The rule below is written here and nowhere else::
    order: machines in the order of the system file's ``machines:``, then the order within
    each file. The first whose machine is in one of its ``from`` states (any state when it
    names none) and whose guard holds refuses the event with its reason. A refused event
-   changes nothing: the snapshot returned is the one given.
+   changes nothing (the snapshot returned is the one given) unless the deciding refusal has
+   effects or a target (``do:``/``to:`` on a ``rejects`` entry: a wrong password is refused
+   *and* counted): then its effects, read from the snapshot before the event, are committed
+   and its machine moves to its target, by the same ``commit`` as transitions; no transition
+   fires and the outcome stays the refusal's (not accepted, with its reason).
 2. **Otherwise every machine moves that can** (``enabled_transitions``). For each machine
    with transitions for the event from its current state, the first whose guard holds is
    taken (the static checks prove that at most one can hold). Guards and the right-hand
@@ -77,6 +81,19 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class CompiledEffect:
+    """One assignment of a transition or refusal: ``variable := value`` (value read before
+    the event)."""
+
+    assignment: Assignment
+    variable: Variable
+    index: int  # position of the variable in the snapshot's values
+    value: Evaluator
+    low: int | None  # the declared range of an int variable (None: not bounded)
+    high: int | None
+
+
+@dataclass(frozen=True)
 class CompiledRefusal:
     """One refusal of the spec, ready to be tried against a snapshot."""
 
@@ -85,22 +102,15 @@ class CompiledRefusal:
     sources: frozenset[str]  # empty: in any state
     guard: Evaluator | None
     outcome: Outcome  # what the model answers when this refusal decides
+    effects: tuple[CompiledEffect, ...] = ()  # committed when it decides (rule 1)
+
+    @property
+    def target(self) -> str | None:
+        return self.rejection.target
 
     def in_source(self, states: tuple[str, ...]) -> bool:
         """Whether the refusal's machine is in one of its ``from`` states."""
         return not self.sources or states[self.machine] in self.sources
-
-
-@dataclass(frozen=True)
-class CompiledEffect:
-    """One assignment of a transition: ``variable := value`` (value read before the event)."""
-
-    assignment: Assignment
-    variable: Variable
-    index: int  # position of the variable in the snapshot's values
-    value: Evaluator
-    low: int | None  # the declared range of an int variable (None: not bounded)
-    high: int | None
 
 
 @dataclass(frozen=True)
@@ -113,6 +123,10 @@ class CompiledTransition:
     guard: Evaluator | None
     effects: tuple[CompiledEffect, ...]
     outcome: Outcome  # what the model answers when this transition alone fires
+
+    @property
+    def target(self) -> str | None:
+        return self.transition.target
 
     def in_source(self, states: tuple[str, ...]) -> bool:
         return states[self.machine] in self.sources
@@ -160,7 +174,7 @@ class Semantics:
     _combined: dict[tuple[str, ...], Outcome] = field(default_factory=dict, repr=False)
     _may_accept: dict[tuple[tuple[str, ...], str], bool] = field(default_factory=dict,
                                                                   repr=False)
-    _touched: dict[tuple[str, ...], tuple[CompiledInvariant, ...]] = field(
+    _touched: dict[tuple[str | None, ...], tuple[CompiledInvariant, ...]] = field(
         default_factory=dict, repr=False)
 
     # -- the three hooks of one step ----------------------------------------------------------
@@ -196,9 +210,10 @@ class Semantics:
         return fired
 
     def commit(self, table: EventTable, snapshot: Snapshot, params: Mapping[str, Any],
-               fired: list[CompiledTransition]) -> Snapshot:
-        """Rule 2, second half: every effect computed from ``snapshot``, then all committed
-        together with the targets of ``fired``. Range-checked: see the module docstring."""
+               fired: list[CompiledTransition] | list[CompiledRefusal]) -> Snapshot:
+        """Rule 2, second half (and rule 1 for a deciding refusal with effects or a target):
+        every effect computed from ``snapshot``, then all committed together with the targets
+        of ``fired``. Range-checked: see the module docstring."""
         states, values = snapshot.states, snapshot.values
         new_values: list[Any] | None = None
         new_states: list[str] | None = None
@@ -214,7 +229,7 @@ class Semantics:
                 if new_values is None:
                     new_values = list(values)
                 new_values[effect.index] = value
-            target = transition.transition.target
+            target = transition.target
             if target is not None and target != states[transition.machine]:
                 if new_states is None:
                     new_states = list(states)
@@ -228,7 +243,8 @@ class Semantics:
     def step(self, snapshot: Snapshot, event: str,
              params: Mapping[str, Any]) -> tuple[Outcome, Snapshot]:
         """What ``event`` with ``params`` does in ``snapshot``: the outcome and the snapshot
-        after it (the same object when refused). Pure. Raises ``ModelError`` for an event
+        after it (the same object when refused, unless the deciding refusal has effects or a
+        target that change it). Pure. Raises ``ModelError`` for an event
         or parameters the spec does not declare, and for a runtime error of the spec."""
         table = self.table(event)
         self.check_params(table, params)
@@ -239,6 +255,8 @@ class Semantics:
         """``step`` for parameters already checked against the event's declaration."""
         refusal = self.deciding_refusal(table, snapshot, params)
         if refusal is not None:
+            if refusal.effects or refusal.target is not None:
+                return refusal.outcome, self.commit(table, snapshot, params, [refusal])
             return refusal.outcome, snapshot
         fired = self.enabled_transitions(table, snapshot, params)
         if not fired:
@@ -304,19 +322,23 @@ class Semantics:
         return broken
 
     def invariants_touched(self, outcome: Outcome) -> tuple[CompiledInvariant, ...]:
-        """The invariants that read a variable or a state that ``outcome``'s transitions
-        write: after an accepted step from a snapshot where every invariant held, only these
-        can break. (Remembered per combination of transitions.)"""
-        touched = self._touched.get(outcome.transitions)
+        """The invariants that read a variable or a state that ``outcome``'s transitions (or
+        its deciding refusal) write: after a step from a snapshot where every invariant held,
+        only these can break. (Remembered per combination of transitions.)"""
+        key = (outcome.event, outcome.rejection, *outcome.transitions)
+        touched = self._touched.get(key)
         if touched is None:
+            table = self.events[outcome.event]
             written: set[str] = set()
-            for t in self.events[outcome.event].transitions:
-                if t.transition.id in outcome.transitions:
-                    written.update(e.variable.qualified for e in t.effects)
-                    if t.transition.target is not None:
-                        written.add(t.transition.machine)
+            deciding: list[CompiledTransition | CompiledRefusal] = [
+                *(t for t in table.transitions if t.transition.id in outcome.transitions),
+                *(r for r in table.refusals if r.rejection.id == outcome.rejection)]
+            for element in deciding:
+                written.update(e.variable.qualified for e in element.effects)
+                if element.target is not None:
+                    written.add(self.machines[element.machine])
             touched = tuple(i for i in self.invariants if i.reads & written)
-            self._touched[outcome.transitions] = touched
+            self._touched[key] = touched
         return touched
 
     def applicable_refusals(self, snapshot: Snapshot, event: str) -> list[CompiledRefusal]:
@@ -436,10 +458,12 @@ def _compile(system: System) -> Semantics:
     for r in system.rejections:
         refusals[r.event].append(CompiledRefusal(
             r, machine_index[r.machine], frozenset(r.sources), compiled(r.guard),
-            Outcome(r.event, False, r.reason, (), r.id, r.rules)))
+            Outcome(r.event, False, r.reason, (), r.id, r.rules),
+            tuple(_effect(system, r.machine, a, variable_index, policies, keys)
+                  for a in r.effects)))
     transitions: dict[str, list[CompiledTransition]] = {e.name: [] for e in system.events}
     for t in system.transitions:
-        effects = tuple(_effect(system, t, a, variable_index, policies, keys)
+        effects = tuple(_effect(system, t.machine, a, variable_index, policies, keys)
                         for a in t.effects)
         transitions[t.event].append(CompiledTransition(
             t, machine_index[t.machine], frozenset(t.sources), compiled(t.guard), effects,
@@ -462,10 +486,10 @@ def _reads(tree: Node) -> frozenset[str]:
                      for n in walk(tree) if isinstance(n, VarRef | StateRef))
 
 
-def _effect(system: System, transition: Transition, assignment: Assignment,
+def _effect(system: System, machine: str, assignment: Assignment,
             variable_index: Mapping[str, int], policies: Mapping[str, Any],
             keys: Keys) -> CompiledEffect:
-    variable = system.machine(transition.machine).variable(assignment.variable)
+    variable = system.machine(machine).variable(assignment.variable)
     assert variable is not None, f"{assignment.span}: the loader resolves effect targets"
     bounded = variable.type.kind == "int"
     return CompiledEffect(assignment, variable, variable_index[variable.qualified],

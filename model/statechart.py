@@ -14,7 +14,9 @@ parallel regions of one system::
 
 A chart alone does not know the spec's refusals nor that effects of several machines are
 committed together; ``Composition`` coordinates the charts of a system to do what one
-event does (semantics.py states the rule). It is the design authspec ran on before the
+event does (semantics.py states the rule): it tries the refusals itself, commits the effects
+of the deciding one and moves its chart to the refusal's target by setting the chart's
+state field (a refusal is no transition of the chart). It is the design authspec ran on before the
 pure semantics, kept as an independent second implementation: the differential test
 (tests/test_semantics.py) runs random traces through both and asserts identical answers,
 and benchmarks/bench_model.py measures both. Nothing on the hot path of simulate or check
@@ -123,12 +125,14 @@ class Composition:
         self.system = system
         self.classes = chart_classes(system)
         policies = {p.name: p for p in system.policies}
-        self._refusals: dict[str, list[tuple[Rejection, Any]]] = {
+        self._refusals: dict[str, list[tuple[Rejection, Any, list[tuple[str, Any]]]]] = {
             e.name: [] for e in system.events}
         for rejection in system.rejections:
             guard = (compile_expr(rejection.guard.tree, policies)
                      if rejection.guard else None)
-            self._refusals[rejection.event].append((rejection, guard))
+            effects = [(f"{rejection.machine}.{a.variable}", compile_expr(a.value.tree, policies))
+                       for a in rejection.effects]
+            self._refusals[rejection.event].append((rejection, guard, effects))
         self._handles = {(m.name, e): any(t.event == e for t in m.transitions)
                          for m in system.machines for e in self._refusals}
         self.reset()
@@ -152,10 +156,11 @@ class Composition:
         if event not in self._refusals:
             raise ModelError(f"unknown event {event!r}")
         model = self.model
-        for rejection, guard in self._refusals[event]:
+        for rejection, guard, effects in self._refusals[event]:
             if rejection.sources and model.states[rejection.machine] not in rejection.sources:
                 continue
             if guard is None or guard(params, model.values, model.states):
+                self._refused(rejection, effects, params)
                 return Outcome(event, False, rejection.reason, (), rejection.id,
                                rejection.rules)
         model.params, model.pending, model.fired = params, [], []
@@ -172,6 +177,16 @@ class Composition:
                 model.states[transition.machine] = transition.target
         rules = tuple(dict.fromkeys(r for t in fired for r in t.rules))
         return Outcome(event, True, None, tuple(t.id for t in fired), None, rules)
+
+    def _refused(self, rejection: Rejection, effects: list[tuple[str, Any]],
+                 params: Mapping[str, Any]) -> None:
+        """The deciding refusal's effects (all read before any is written) and target."""
+        model = self.model
+        new = [(key, value(params, model.values, model.states)) for key, value in effects]
+        model.values.update(new)
+        if rejection.target is not None:
+            model.states[rejection.machine] = rejection.target
+            setattr(model, state_field(rejection.machine), STATE_PREFIX + rejection.target)
 
 
 def _class_name(name: str) -> str:

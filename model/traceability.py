@@ -65,7 +65,7 @@ class Matrix:
                 "id": row.rule.id, "clause": row.rule.clause, "reading": row.rule.reading,
                 "covered": row.covered,
                 "transitions": [t.id for t in row.transitions],
-                "rejections": [{"id": r.id, "reason": r.reason} for r in row.rejections],
+                "rejections": [_rejection(r) for r in row.rejections],
                 "invariants": [i.id for i in row.invariants],
                 "policies": [p.name for p in row.policies],
             } for row in self.rules],
@@ -78,6 +78,16 @@ class Matrix:
                 "citing": [citing_name(e) for e in row.citing],
             } for row in self.questions],
         }
+
+
+def _rejection(r: Rejection) -> dict:
+    """A refusal in the matrix: its id and reason, and what it changes when it has effects
+    or a target (a counted wrong password)."""
+    row: dict = {"id": r.id, "reason": r.reason}
+    if r.changes_state:
+        row["effects"] = {a.variable: a.value.source for a in r.effects}
+        row["target"] = r.target
+    return row
 
 
 def matrix(system: System) -> Matrix:
