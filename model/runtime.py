@@ -23,7 +23,7 @@ from statemachine import StateChart
 from .errors import AuthspecError
 from .ir import Invariant, System
 from .semantics import CompiledInvariant, Outcome, Semantics, Snapshot, semantics_of
-from .statechart import SharedModel, chart_class, new_chart, state_field
+from .statechart import STATE_PREFIX, SharedModel, chart_class, new_chart, state_field
 
 
 class Executable:
@@ -79,14 +79,13 @@ class Executable:
     def chart(self, machine: str) -> StateChart:
         """A python-statemachine chart of one machine, in its current state, on a shared
         model holding the current values (to read or draw; the model does not follow it)."""
-        self.system.machine(machine)  # a located error for an unknown name
         cls = self._chart_classes.get(machine)
-        if cls is None:
+        if cls is None:  # system.machine: a clear error for an unknown name
             cls = self._chart_classes[machine] = chart_class(
                 self.system, self.system.machine(machine))
         shared = SharedModel(dict(self.values), dict(self.states))
         for name, state in self.states.items():
-            setattr(shared, state_field(name), "s_" + state)
+            setattr(shared, state_field(name), STATE_PREFIX + state)
         return new_chart(cls, machine, shared)
 
     # -- events --------------------------------------------------------------------------------

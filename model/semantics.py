@@ -50,7 +50,7 @@ from typing import Any
 
 from .errors import ModelError
 from .expr import Evaluator, Keys, Node, StateRef, VarRef, compile_expr, walk
-from .ir import Assignment, Event, Invariant, Rejection, Span, System, Transition, Variable
+from .ir import Assignment, Event, Invariant, Policy, Rejection, Span, System, Transition, Variable
 
 
 @dataclass(frozen=True)
@@ -171,6 +171,7 @@ class Semantics:
     invariants: tuple[CompiledInvariant, ...]
     initial: Snapshot
     keys: Keys
+    policies: Mapping[str, Policy]  # by name, as the compiled closures were given them
     _combined: dict[tuple[str, ...], Outcome] = field(default_factory=dict, repr=False)
     _may_accept: dict[tuple[tuple[str, ...], str], bool] = field(default_factory=dict,
                                                                   repr=False)
@@ -395,9 +396,6 @@ class Semantics:
         """A closure over this semantics' snapshots for an expression of the spec."""
         return compile_expr(node, self.policies, self.keys)
 
-    @property
-    def policies(self) -> Mapping[str, Any]:
-        return {p.name: p for p in self.system.policies}
 
     # -- located runtime errors ---------------------------------------------------------------
     def _located(self, element: Element | None, table: EventTable | None,
@@ -477,7 +475,7 @@ def _compile(system: System) -> Semantics:
                        tuple(v.initial for v in variables))
     return Semantics(system, machines, variables, MappingProxyType(machine_index),
                      MappingProxyType(variable_index), MappingProxyType(tables), invariants,
-                     initial, keys)
+                     initial, keys, MappingProxyType(policies))
 
 
 def _reads(tree: Node) -> frozenset[str]:

@@ -9,10 +9,10 @@ event; no transition fires; the outcome stays a refusal), the second implementat
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+from spec_variants import spec_copy
 
 from authspec.model import Executable, SpecErrors, load
 from authspec.model.checks import check_system
@@ -25,13 +25,7 @@ RIGHT, WRONG = "Secret123", "Wrong1234"
 
 def edited(tmp_path: Path, old: str, new: str) -> Path:
     """A copy of the lock-out spec with one text replaced in account.yaml."""
-    folder = tmp_path / "lockout"
-    shutil.copytree(LOCKOUT, folder)
-    machine = folder / "account.yaml"
-    text = machine.read_text(encoding="utf-8")
-    assert old in text
-    machine.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return folder
+    return spec_copy(LOCKOUT, tmp_path, (old, new), file="account.yaml")
 
 
 def created() -> Executable:

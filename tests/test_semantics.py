@@ -11,7 +11,6 @@ division by zero are located model errors, never a silent overflow or a ZeroDivi
 from __future__ import annotations
 
 import random
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from spec_variants import door_copy
 
 from authspec.model import Executable, ModelError, load
 from authspec.model.ir import Event, System
@@ -204,13 +204,7 @@ def test_exported_charts_are_python_statemachine_classes_on_a_shared_model() -> 
 
 
 def _door_variant(tmp_path: Path, old: str, new: str) -> System:
-    specs = tmp_path / "door"
-    shutil.copytree(DOOR, specs)
-    path = specs / "door.yaml"
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new), encoding="utf-8")
-    return load(specs)
+    return load(door_copy(tmp_path, (old, new)))
 
 
 def test_an_effect_out_of_its_range_is_a_located_model_error(tmp_path: Path) -> None:
