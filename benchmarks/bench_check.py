@@ -25,7 +25,9 @@ sweep), each with the same time cap.
 
 With ``--json`` the last line is one JSON object: ``check_steps_per_s``,
 ``handwritten_steps_per_s``, ``direct_steps_per_s``, ``check_over_direct``,
-``check_over_handwritten`` and, per mutant measured, the times to kill.
+``check_over_handwritten``, the same check/direct ratio in CPU time of this process
+(``check_over_direct_cpu``: not moved by other processes competing for the cores) and, per
+mutant measured, the times to kill.
 """
 
 from __future__ import annotations
@@ -186,13 +188,20 @@ class Recording:
         self.adapter.close()
 
 
+#: CPU seconds (this process, all threads) of the last bench_harness / bench_replayed run:
+#: a ratio of CPU times is not moved by other processes competing for the cores
+CPU: dict[str, float] = {}
+
+
 def bench_harness(seconds: float) -> tuple[int, float, Any]:
     recorder = types.ModuleType("_authspec_bench_recorder")
     recorder.make_adapter = Recording  # type: ignore[attr-defined]
     sys.modules[recorder.__name__] = recorder
     Recording.log = []
+    cpu = time.process_time()
     result = check(CheckOptions(backend=f"{recorder.__name__}:make_adapter", seed=7,
                                 database=None, out=None, max_seconds=seconds, examples=100000))
+    CPU["check"] = time.process_time() - cpu
     assert result.status == "pass", result.failure
     return result.steps, result.elapsed, result
 
@@ -202,7 +211,7 @@ def bench_replayed(log: list[tuple[str, dict[str, Any]] | None]) -> tuple[int, f
     observe per step, as the check does): the backend's share of the check's time."""
     adapter = make_adapter()
     steps = 0
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for entry in log:
         if entry is None:
             adapter.reset()
@@ -211,6 +220,7 @@ def bench_replayed(log: list[tuple[str, dict[str, Any]] | None]) -> tuple[int, f
         adapter.observe()
         steps += 1
     elapsed = time.perf_counter() - started
+    CPU["direct"] = time.process_time() - cpu
     adapter.close()
     return steps, elapsed
 
@@ -238,6 +248,10 @@ def throughput(seconds: float) -> tuple[dict[str, float], Any]:
     figures["check_over_direct_loop"] = (figures["check_steps_per_s"]
                                          / figures["direct_loop_steps_per_s"])
     figures["check_over_direct"] = figures["check_steps_per_s"] / figures["direct_steps_per_s"]
+    figures["check_cpu_steps_per_s"] = steps / CPU["check"]
+    figures["direct_cpu_steps_per_s"] = direct_steps / CPU["direct"]
+    figures["check_over_direct_cpu"] = (figures["check_cpu_steps_per_s"]
+                                        / figures["direct_cpu_steps_per_s"])
     figures["check_over_handwritten"] = (figures["check_steps_per_s"]
                                          / figures["handwritten_steps_per_s"])
     figures["handwritten_over_direct"] = (figures["handwritten_steps_per_s"]
@@ -253,6 +267,9 @@ def print_throughput(seconds: float, f: dict[str, float], result: Any) -> None:
     print(f"  the check's own steps, sent directly      {f['direct_steps_per_s']:8.0f} steps/s")
     print(f"  a fixed loop sent directly (+observe)     {f['direct_loop_steps_per_s']:8.0f} "
           "steps/s")
+    print(f"  in CPU time of this process: check {f['check_cpu_steps_per_s']:.0f} steps/s, "
+          f"direct {f['direct_cpu_steps_per_s']:.0f} steps/s, "
+          f"check/direct = {f['check_over_direct_cpu']:.2f} (not moved by other load)")
     print(f"  ratios: check/direct = {f['check_over_direct']:.2f} (goal >= 0.5), "
           f"check/hand-written = {f['check_over_handwritten']:.2f}, "
           f"check/fixed loop = {f['check_over_direct_loop']:.2f}, "

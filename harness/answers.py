@@ -17,6 +17,7 @@ Each function returns the problem as a sentence, or ``None`` when the answer is 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from functools import cache
 from typing import Any
 
 from authspec.model.ir import System, Type
@@ -83,7 +84,7 @@ def _states_problem(states: Any, system: System) -> str | None:
     if not isinstance(states, Mapping):
         return (f"answered an Observation whose states are {_shown(states)} "
                 f"({type(states).__name__}), not a mapping of machine to state")
-    machines = {m.name: [s.name for s in m.states] for m in system.machines}
+    machines = _machines(system)
     for machine, state in states.items():
         if not isinstance(machine, str) or machine not in machines:
             return (f"observed the state of {_shown(machine)}: no machine of that name in "
@@ -98,7 +99,7 @@ def _variables_problem(variables: Any, system: System) -> str | None:
     if not isinstance(variables, Mapping):
         return (f"answered an Observation whose variables are {_shown(variables)} "
                 f"({type(variables).__name__}), not a mapping of machine.variable to value")
-    declared = {v.qualified: v.type for v in system.variables}
+    declared = _declared(system)
     for name, value in variables.items():
         if not isinstance(name, str) or name not in declared:
             return (f"observed a variable named {_shown(name)}: no variable of that name in "
@@ -108,6 +109,16 @@ def _variables_problem(variables: Any, system: System) -> str | None:
             return (f"observed {name} = {_shown(value)} ({type(value).__name__}), not of "
                     f"its declared type {declared[name].name}")
     return None
+
+
+@cache
+def _machines(system: System) -> dict[str, list[str]]:
+    return {m.name: [s.name for s in m.states] for m in system.machines}
+
+
+@cache
+def _declared(system: System) -> dict[str, Type]:
+    return {v.qualified: v.type for v in system.variables}
 
 
 def _of_type(value: Any, type_: Type) -> bool:

@@ -21,6 +21,12 @@
     small number, so the 1000th use of a card (or the 3rd wrong password) is reached in a
     single rule.
 
+Every choice of a ``step`` (the action, its mode, its parameters) comes from one Hypothesis
+draw, a seed (``strategies.SeededChoices``): a draw costs Hypothesis about 25 us and a step
+has a dozen choices, more than a typical backend call. Hypothesis still runs the search,
+keeps the example database and shrinks by deleting steps; ``minimise`` then deletes what
+Hypothesis left.
+
 Each machine instance is a ``Driver`` (driver.py): it holds the run's model (reset per
 example) and the backend (reset per example), and compares every step. Classes are
 generated per spec and backend (``build_machine``); the class name keys the example
@@ -40,7 +46,15 @@ from authspec.model.ir import System
 
 from .driver import Driver, RunState
 from .roadmap import Goal, moved
-from .strategies import Draw, candidates, draw_params, index_strategy
+from .strategies import (
+    STEP_SEEDS,
+    Choices,
+    SeededChoices,
+    candidates,
+    draw_params,
+    index_strategy,
+    seeded_params,
+)
 
 SMALL_REPEAT = st.integers(1, 5)
 #: At most this many more refusals are sent after a refused step (see send_other_refusals).
@@ -60,17 +74,12 @@ class ConformanceMachine(RuleBasedStateMachine, Driver):
 
     def params_of(self, event: str) -> st.SearchStrategy[dict[str, Any]]:
         """The parameters of ``event``, drawn against the model's state at draw time, as one
-        strategy: one ``data.draw`` per step instead of one per parameter (each
-        ``data.draw`` costs Hypothesis far more than a draw inside a strategy)."""
+        Hypothesis draw: a seed from which every parameter is chosen (strategies.py
+        ``SeededChoices``; a draw costs Hypothesis about 25 us, a step has a dozen choices)."""
         strategy = self._param_strategies.get(event)
         if strategy is None:
-            analysis, model = self.analysis, self.model
-
-            @st.composite
-            def params(draw: Draw) -> dict[str, Any]:
-                return draw_params(draw, analysis, model, event, self.memory)
-
-            strategy = self._param_strategies[event] = params()
+            strategy = self._param_strategies[event] = seeded_params(
+                self.analysis, self.model, event, self.memory)
         return strategy
 
     def __repr__(self) -> str:
@@ -104,13 +113,20 @@ class ConformanceMachine(RuleBasedStateMachine, Driver):
         count = len(events) + refused + repeat
         if count == 0:
             return
-        choice = data.draw(index_strategy(count))
+        choices = self.step_choices(data)
+        choice = choices.uniform(count)
         if choice < len(events):
-            self.do_event(events[choice], data)
+            self.do_event(events[choice], choices)
         elif refused and choice == len(events):
-            self.do_refused(data)
+            self.do_refused(choices)
         else:
             self.do_repeat(data)
+
+    def step_choices(self, data: st.DataObject) -> SeededChoices:
+        """The choices of one step (which action, its mode, its parameters) from one
+        Hypothesis draw, a seed (see ``params_of``)."""
+        self.memory.draws += 1
+        return SeededChoices(data.draw(STEP_SEEDS), self.memory.draws)
 
     def do_goal(self, goal: Goal, data: st.DataObject) -> None:
         analysis, model = self.analysis, self.model
@@ -123,29 +139,29 @@ class ConformanceMachine(RuleBasedStateMachine, Driver):
                                      target=frozenset({goal.id}))
         self.send(goal.event, params, "goal")
 
-    def do_event(self, event: str, data: st.DataObject) -> None:
+    def do_event(self, event: str, choices: Choices) -> None:
         """An event the model may accept now: steer to acceptance (5 in 8), to a refusal
         by one guarded rejection (2 in 8), or send the parameters as drawn (1 in 8)."""
-        mode = data.draw(index_strategy(8)) if self.run.options.repair else 0
-        params = data.draw(self.params_of(event))
+        mode = choices.uniform(8) if self.run.options.repair else 0
+        params = draw_params(choices, self.analysis, self.model, event, self.memory)
         if mode >= 3:
             params = self.analysis.repair(
                 self.model, event, params,
                 candidates(self.analysis, self.model, event, self.memory))
         elif mode >= 1:
-            params = self.steer_to_refusal(event, params, data, guarded_only=True)
+            params = self.steer_to_refusal(event, params, choices, guarded_only=True)
         if not self.send(event, params, "event").accepted and mode:
             self.send_other_refusals(event, params)
 
-    def do_refused(self, data: st.DataObject) -> None:
+    def do_refused(self, choices: Choices) -> None:
         """An event the model refuses in this state whatever the parameters: steer to a
         refusal by one of its applicable rejections (3 in 4) or send as drawn."""
         refused = self.refused_events()
-        event = refused[data.draw(index_strategy(len(refused)))]
-        mode = data.draw(index_strategy(4)) if self.run.options.repair else 0
-        params = data.draw(self.params_of(event))
+        event = refused[choices.uniform(len(refused))]
+        mode = choices.uniform(4) if self.run.options.repair else 0
+        params = draw_params(choices, self.analysis, self.model, event, self.memory)
         if mode:
-            params = self.steer_to_refusal(event, params, data, guarded_only=False)
+            params = self.steer_to_refusal(event, params, choices, guarded_only=False)
         if not self.send(event, params, "refused").accepted and mode:
             self.send_other_refusals(event, params)
 
@@ -169,13 +185,13 @@ class ConformanceMachine(RuleBasedStateMachine, Driver):
             if self.send(event, trial, "refused").accepted:
                 return
 
-    def steer_to_refusal(self, event: str, params: dict[str, Any], data: st.DataObject, *,
+    def steer_to_refusal(self, event: str, params: dict[str, Any], choices: Choices, *,
                          guarded_only: bool) -> dict[str, Any]:
         options = [r for r in self.analysis.applicable_rejections(self.model, event)
                    if r.guard is not None or not guarded_only]
         if not options:
             return params
-        rejection = options[data.draw(index_strategy(len(options)))]
+        rejection = options[choices.uniform(len(options))]
         return self.analysis.repair(
             self.model, event, params,
             candidates(self.analysis, self.model, event, self.memory),

@@ -42,7 +42,7 @@ from .deadlines import Watch
 from .driver import RunState
 from .http_mapping import load_mapping
 from .machine import build_machine, class_name
-from .minimise import minimise, replay
+from .minimise import minimise, replay, simplify
 from .options import CheckOptions
 from .outputs import prepare_out, write_run_files
 from .records import BackendAbort, Failure, Nonconformance, RunOver, Step
@@ -374,6 +374,7 @@ def _run(options: CheckOptions, system: System, backend: Backend,
         run.phase = "shrink"
         with contextlib.suppress(BackendAbort, RunOver):
             failure = minimise(run, failure, seconds=options.shrink_seconds / 2)
+            failure = simplify(run, failure, seconds=options.shrink_seconds / 4)
     if failure is not None:
         result.status, result.failure = "fail", failure
         _confirm(run, result)

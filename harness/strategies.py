@@ -32,7 +32,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from hypothesis import strategies as st
@@ -211,6 +211,10 @@ class Guarded:
 
     compiled: CompiledTransition | CompiledRefusal
     conjuncts: tuple[Evaluator, ...] = ()
+    #: the parameters each conjunct reads (``None``: the conjunct reads no parameter that
+    #: can be named statically, so it is re-evaluated whenever any parameter changes)
+    conjunct_params: tuple[frozenset[str], ...] = ()
+    guard_params: frozenset[str] = frozenset()
 
     @property
     def element(self) -> Transition | Rejection:
@@ -239,9 +243,9 @@ class Guarded:
             return False
 
 
-def _conjuncts(semantics: Semantics, expr: Any) -> tuple[Evaluator, ...]:
+def _conjunct_nodes(expr: Any) -> list[Node]:
     if expr is None:
-        return ()
+        return []
     terms: list[Node] = []
     stack = [expr.tree]
     while stack:
@@ -250,7 +254,133 @@ def _conjuncts(semantics: Semantics, expr: Any) -> tuple[Evaluator, ...]:
             stack.extend((node.right, node.left))
         else:
             terms.append(node)
-    return tuple(semantics.compile(term) for term in terms)
+    return terms
+
+
+def _guarded(semantics: Semantics, compiled: CompiledTransition | CompiledRefusal,
+             expr: Any) -> Guarded:
+    """``compiled`` with the top-level ``and`` terms of its guard ``expr`` and the
+    parameters each reads (what ``_Scorer`` re-evaluates when one parameter changes)."""
+    terms = _conjunct_nodes(expr)
+    return Guarded(compiled, tuple(semantics.compile(term) for term in terms),
+                   tuple(frozenset(_param_refs(term)) for term in terms),
+                   frozenset(_param_refs(expr.tree)) if expr is not None else frozenset())
+
+
+#: a term of a scored guard: ("h", i) the whole guard of refusal i holds; ("r", j) conjunct
+#: j of the refusal under test is false; ("t", i, j) conjunct j of transition i is false;
+#: ("f", i) the whole guard of transition i holds
+_Key = tuple[Any, ...]
+
+
+def _holds(guarded: Guarded, params: Mapping[str, Any], snapshot: Snapshot) -> int:
+    return int(guarded.holds(params, snapshot))
+
+
+def _false(term: Evaluator, params: Mapping[str, Any], snapshot: Snapshot) -> int:
+    try:
+        return int(not term(params, snapshot.values, snapshot.states))
+    except Exception:
+        return 1
+
+
+class _Scorer:
+    """The scores of one ``Analysis.repair``: exactly what ``Analysis.score`` (or
+    ``refusal_score``) gives, for parameters that differ from the current ones in one
+    parameter, re-evaluating only the guard terms that read that parameter (the snapshot
+    does not change during a repair, so the other terms keep their values)."""
+
+    def __init__(self, analysis: Analysis, snapshot: Snapshot, event: str,
+                 params: Mapping[str, Any], *, target: frozenset[str] | None,
+                 refuse_by: str | None, isolated: bool) -> None:
+        states = snapshot.states
+        self.snapshot = snapshot
+        self.params = dict(params)
+        self.refuse_by, self.isolated = refuse_by, isolated
+        self.refusals = [r for r in analysis.rejections[event] if r.compiled.in_source(states)]
+        self.tested = next((i for i, r in enumerate(self.refusals)
+                            if r.element.id == refuse_by), None)
+        transitions = [t for t in analysis.transitions[event] if t.compiled.in_source(states)]
+        self.readers: dict[str, list[tuple[_Key, Callable[[Mapping[str, Any]], int]]]] = {}
+        self.counts: dict[_Key, int] = {}  # prefix -> how many conjuncts it has
+        self.always: list[tuple[_Key, Callable[[Mapping[str, Any]], int]]] = []
+        for i, refusal in enumerate(self.refusals):
+            self._term(("h", i), refusal.guard_params, partial(_holds, refusal))
+        if refuse_by is None:
+            self.missing = [i for i, t in enumerate(transitions)
+                            if target is None or t.element.id in target]
+            for i in self.missing:
+                self._conjunct_terms("t", transitions[i], i)
+        else:
+            if self.tested is not None:
+                self._conjunct_terms("r", self.refusals[self.tested], None)
+            self.firing = list(range(len(transitions))) if isolated else []
+            for i in self.firing:
+                self._term(("f", i), transitions[i].guard_params,
+                           partial(_holds, transitions[i]))
+        self.values: dict[_Key, int] = {
+            key: evaluate(self.params) for key, evaluate in self._all_terms()}
+
+    def _all_terms(self) -> Iterable[tuple[_Key, Callable[[Mapping[str, Any]], int]]]:
+        seen: set[_Key] = set()
+        for terms in (*self.readers.values(), self.always):
+            for key, evaluate in terms:
+                if key not in seen:
+                    seen.add(key)
+                    yield key, evaluate
+
+    def _conjunct_terms(self, kind: str, guarded: Guarded, index: int | None) -> None:
+        prefix: _Key = (kind,) if index is None else (kind, index)
+        self.counts[prefix] = len(guarded.conjuncts)
+        for j, (term, reads) in enumerate(zip(guarded.conjuncts, guarded.conjunct_params,
+                                              strict=True)):
+            self._term((*prefix, j), reads, partial(_false, term))
+
+    def _term(self, key: _Key, reads: frozenset[str],
+              evaluate: Callable[..., int]) -> None:
+        snapshot = self.snapshot
+
+        def bound(params: Mapping[str, Any]) -> int:
+            return evaluate(params, snapshot)
+
+        if not reads:
+            self.always.append((key, bound))
+        for name in reads:
+            self.readers.setdefault(name, []).append((key, bound))
+
+    def _changed(self, name: str, value: Any) -> dict[_Key, int]:
+        params = {**self.params, name: value}
+        return {key: evaluate(params) for key, evaluate in self.readers.get(name, ())}
+
+    def trial(self, name: str, value: Any) -> int:
+        """The score with ``name`` set to ``value`` (nothing is kept)."""
+        return self._combine({**self.values, **self._changed(name, value)})
+
+    def commit(self, name: str, value: Any) -> None:
+        self.values.update(self._changed(name, value))
+        self.params = {**self.params, name: value}
+
+    def score(self) -> int:
+        return self._combine(self.values)
+
+    def _combine(self, values: Mapping[_Key, int]) -> int:
+        if self.refuse_by is None:
+            bad = sum(values[("h", i)] for i in range(len(self.refusals)))
+            misses = [self._missing(values, ("t", i)) for i in self.missing]
+            return bad + MISS * (min(misses) if misses else MISS)
+        holding = [values[("h", i)] for i in range(len(self.refusals))]
+        if self.tested is None:
+            return sum(holding) + MISS * MISS
+        higher = sum(holding[:self.tested])
+        missing = self._missing(values, ("r",))
+        if not self.isolated:
+            return higher + MISS * missing
+        lower = sum(holding[self.tested + 1:])
+        fires = any(values[("f", i)] for i in self.firing)
+        return MISS * (higher + missing + lower) + (not fires)
+
+    def _missing(self, values: Mapping[_Key, int], prefix: _Key) -> int:
+        return sum(values[(*prefix, j)] for j in range(self.counts[prefix]))
 
 
 @dataclass
@@ -274,10 +404,10 @@ class Analysis:
         self.policies = {p.name: p for p in system.policies}
         self.events = {e.name: e for e in system.events}
         self.transitions = {
-            e: [Guarded(t, _conjuncts(semantics, t.transition.guard)) for t in table.transitions]
+            e: [_guarded(semantics, t, t.transition.guard) for t in table.transitions]
             for e, table in semantics.events.items()}
         self.rejections = {
-            e: [Guarded(r, _conjuncts(semantics, r.rejection.guard)) for r in table.refusals]
+            e: [_guarded(semantics, r, r.rejection.guard) for r in table.refusals]
             for e, table in semantics.events.items()}
         self.str_variables = tuple(v.qualified for v in system.variables if v.type.kind == "str")
         self.int_bounds = {}
@@ -421,30 +551,26 @@ class Analysis:
         (by one of the ``target`` transitions, if given), or refusal by the rejection
         ``refuse_by``."""
 
-        def score(trial: Mapping[str, Any]) -> int:
-            if refuse_by is not None:
-                return self.refusal_score(model, event, trial, refuse_by, isolated=isolated)
-            return self.score(model, event, trial, target)
-
-        current = dict(params)
-        best = score(current)
+        scorer = _Scorer(self, model.current, event, params, target=target,
+                         refuse_by=refuse_by, isolated=isolated)
+        best = scorer.score()
         for _ in range(3):
             if best == 0:
                 break
             improved = False
             for name, options in candidates.items():
                 for value in options:
-                    if value == current[name]:
+                    if value == scorer.params[name]:
                         continue
-                    trial = {**current, name: value}
-                    trial_score = score(trial)
+                    trial_score = scorer.trial(name, value)
                     if trial_score < best:
-                        current, best, improved = trial, trial_score, True
+                        scorer.commit(name, value)
+                        best, improved = trial_score, True
                         if best == 0:
-                            return current
+                            return scorer.params
             if not improved:
                 break
-        return current
+        return scorer.params
 
     def int_boundaries(self, model: Executable, event: str, param: Param) -> list[int]:
         """Boundary values of an int parameter now, inside its declared range."""
@@ -535,6 +661,123 @@ def shapes(policy: Policy) -> PolicyShapes:
 
 
 _SEEDS = st.integers(0, 2**32 - 1)
+#: the one Hypothesis draw of a machine step (see ``SeededChoices``)
+STEP_SEEDS = _SEEDS
+#: how often a seeded choice is the plain one (see ``SeededChoices._plain``)
+PLAIN = 0.3
+
+
+# -- choices: where the drawn values of a step come from ------------------------------------
+
+
+class Choices:
+    """Where the drawn values of one step come from: each ``index``, ``boolean`` and
+    ``integer`` is one choice. Choice 0 is always the plainest value (index 0, False, the
+    bound or number nearest 0), as Hypothesis shrinks towards it.
+
+    Two kinds: ``DrawnChoices`` makes every choice a Hypothesis draw (strategies used
+    outside the machine); ``SeededChoices`` makes them from one drawn seed (the machine's
+    hot path: a Hypothesis draw costs about 25 us, and a step has a dozen choices, more
+    than the whole of a typical backend call). Hypothesis then shrinks a step's parameters
+    as one seed (0: all plain), and ``minimise.simplify`` makes the values of a minimal
+    trace plain one at a time."""
+
+    def index(self, size: int) -> int:
+        raise NotImplementedError
+
+    def uniform(self, size: int) -> int:
+        """An index with no preference for 0 (which action a step takes, its mode)."""
+        raise NotImplementedError
+
+    def boolean(self) -> bool:
+        raise NotImplementedError
+
+    def integer(self, lo: int | None, hi: int | None) -> int:
+        raise NotImplementedError
+
+
+class DrawnChoices(Choices):
+    """Every choice one Hypothesis draw."""
+
+    def __init__(self, draw: Draw) -> None:
+        self.draw = draw
+
+    def index(self, size: int) -> int:
+        return int(self.draw(index_strategy(size)))
+
+    def uniform(self, size: int) -> int:
+        return self.index(size)
+
+    def boolean(self) -> bool:
+        return bool(self.draw(_BOOLS))
+
+    def integer(self, lo: int | None, hi: int | None) -> int:
+        return int(self.draw(_anywhere(lo, hi)))
+
+
+def _nearest_zero(lo: int | None, hi: int | None) -> int:
+    if lo is not None and lo > 0:
+        return lo
+    if hi is not None and hi < 0:
+        return hi
+    return 0
+
+
+class SeededChoices(Choices):
+    """Every choice from a pseudo-random generator seeded with one drawn integer and a
+    ``salt`` (the how-manieth seeded draw of the example: Hypothesis draws the same small
+    seeds often, 0 in a third of the draws, and equal seeds must still give different
+    steps). Integers: one in four at or next to a bound, otherwise uniform in a bounded
+    range, or of a uniformly drawn bit length in an unbounded one. ``SeededChoices(0)``
+    alone (no salt) makes every choice plain."""
+
+    def __init__(self, seed: int, salt: int | None = None) -> None:
+        self.rng = (None if seed == 0 and salt is None
+                    else random.Random(seed * 1_000_003 + (salt or 0)))
+
+    def _plain(self) -> bool:
+        """Whether this choice is the plain one: always without a generator, otherwise
+        with ``PLAIN`` probability, as Hypothesis draws each choice's simplest value
+        often (the first enum value, False, a bound), which reaches deep states."""
+        return self.rng is None or self.rng.random() < PLAIN
+
+    def index(self, size: int) -> int:
+        return 0 if self._plain() else self.rng.randrange(size)  # type: ignore[union-attr]
+
+    def uniform(self, size: int) -> int:
+        return self.rng.randrange(size) if self.rng is not None else 0
+
+    def boolean(self) -> bool:
+        return not self._plain() and self.rng.random() < 0.5  # type: ignore[union-attr]
+
+    def integer(self, lo: int | None, hi: int | None) -> int:
+        if self._plain():
+            return _nearest_zero(lo, hi)
+        rng = self.rng
+        assert rng is not None
+        if lo is not None and hi is not None:
+            if rng.randrange(4) == 0:
+                edges = [v for v in (lo, hi, lo + 1, hi - 1) if lo <= v <= hi]
+                return edges[rng.randrange(len(edges))]
+            return rng.randint(lo, hi)
+        magnitude = 2 ** rng.randrange(64)
+        base = lo if lo is not None else hi if hi is not None else 0
+        if lo is not None:
+            return base + rng.randint(0, magnitude)
+        if hi is not None:
+            return base - rng.randint(0, magnitude)
+        return rng.randint(-magnitude, magnitude)
+
+
+def as_choices(source: Draw | Choices) -> Choices:
+    """``source`` as choices: a Hypothesis ``draw`` function becomes ``DrawnChoices``."""
+    return source if isinstance(source, Choices) else DrawnChoices(source)
+
+
+# -- strings from policies --------------------------------------------------------------------
+
+#: makes one string of a category from a step's choices
+StringMaker = Callable[[Choices], str]
 
 
 def shaped_string(required: Sequence[str], filler: str, length: int, seed: int) -> str:
@@ -553,31 +796,54 @@ def shaped_string(required: Sequence[str], filler: str, length: int, seed: int) 
     return "".join(chars[turn:] + chars[:turn])
 
 
-def _shaped(required: Sequence[str], filler: str,
-            lengths: st.SearchStrategy[int]) -> st.SearchStrategy[str]:
-    """Strings of a drawn length holding one character of each required set, the rest from
-    filler. Two draws per string (a length and a seed): cheap on the hot path, and a shrunk
-    seed gives the plainest string of its shape."""
+def _shaped(required: Sequence[str], filler: str, lo: int, hi: int) -> StringMaker:
+    """Strings of a chosen length in [lo, hi] (one of the two ends, or anywhere between)
+    holding one character of each required set, the rest from filler; the characters come
+    from one more choice, a seed (0: the plainest string of its shape)."""
     required = tuple(required)
-    return st.tuples(lengths, _SEEDS).map(
-        lambda drawn: shaped_string(required, filler, drawn[0], drawn[1]))
+    ends = sorted({lo, hi})
+
+    def make(choices: Choices) -> str:
+        if lo == hi:
+            length = lo
+        elif choices.index(2) == 0:
+            length = ends[choices.index(len(ends))]
+        else:
+            length = choices.integer(lo, hi)
+        return shaped_string(required, filler, length, choices.integer(0, 2**32 - 1))
+
+    return make
 
 
-def _lengths(lo: int, hi: int) -> st.SearchStrategy[int]:
-    return st.one_of(st.sampled_from(sorted({lo, hi})), st.integers(lo, hi))
+def _text(choices: Choices) -> str:
+    """Any text of up to 12 characters (a parameter without a policy)."""
+    return "".join(_UNIVERSE[choices.index(len(_UNIVERSE))]
+                   for _ in range(choices.integer(0, 12)))
 
 
-def policy_categories(policy: Policy) -> dict[str, st.SearchStrategy[str]]:
+def _empty(choices: Choices) -> str:
+    return ""
+
+
+def as_strategy(make: StringMaker) -> st.SearchStrategy[str]:
+    """A string maker as a Hypothesis strategy (every choice a draw)."""
+
+    @st.composite
+    def strings(draw: Draw) -> str:
+        return make(DrawnChoices(draw))
+
+    return strings()
+
+
+def policy_makers(policy: Policy) -> dict[str, StringMaker]:
     """Categories of strings for one policy: conforming, and each way of breaking it."""
     shape = shapes(policy)
     lo, hi = policy.min_length, policy.max_length
     required = list(shape.required)
-    out: dict[str, st.SearchStrategy[str]] = {
-        "conforming": _shaped(required, shape.filler, _lengths(lo, hi)),
-    }
+    out: dict[str, StringMaker] = {"conforming": _shaped(required, shape.filler, lo, hi)}
     if lo > 0:
-        out["too_short"] = _shaped(required, shape.filler, st.just(lo - 1))
-    out["too_long"] = _shaped(required, shape.filler, st.just(hi + 1))
+        out["too_short"] = _shaped(required, shape.filler, lo - 1, lo - 1)
+    out["too_long"] = _shaped(required, shape.filler, hi + 1, hi + 1)
     missing = []
     for index, name in enumerate(policy.require):
         breaks = char_class_test(name)
@@ -586,14 +852,22 @@ def policy_categories(policy: Policy) -> dict[str, st.SearchStrategy[str]]:
             continue
         others = ["".join(c for c in chars if not breaks(c))
                   for i, chars in enumerate(required) if i != index]
-        missing.append(_shaped(others, filler, _lengths(max(lo, 1), hi)))
+        missing.append(_shaped(others, filler, max(lo, 1), hi))
     if missing:
-        out["missing"] = st.one_of(missing)
+        out["missing"] = _one_of(tuple(missing))
     if shape.forbidden:
-        out["forbidden"] = _shaped([shape.forbidden, *required], shape.filler,
-                                   _lengths(max(lo, 1), hi))
-    out["empty"] = st.just("")
+        out["forbidden"] = _shaped([shape.forbidden, *required], shape.filler, max(lo, 1), hi)
+    out["empty"] = _empty
     return out
+
+
+def _one_of(makers: tuple[StringMaker, ...]) -> StringMaker:
+    return lambda choices: makers[choices.index(len(makers))](choices)
+
+
+def policy_categories(policy: Policy) -> dict[str, st.SearchStrategy[str]]:
+    """``policy_makers`` as Hypothesis strategies."""
+    return {name: as_strategy(make) for name, make in policy_makers(policy).items()}
 
 
 # -- memory of a run (one example) ------------------------------------------------------------
@@ -604,6 +878,8 @@ class Memory:
     """What one run has seen: every value the string variables of the model have held."""
 
     seen: dict[str, list[str]] = field(default_factory=dict)
+    #: seeded parameter draws so far (their salt: see ``SeededChoices``)
+    draws: int = 0
 
     def note(self, model: Executable, variables: Iterable[str]) -> None:
         for name in variables:
@@ -641,7 +917,6 @@ def index_strategy(size: int) -> st.SearchStrategy[int]:
 
 
 _BOOLS = st.booleans()
-_PICK = st.integers(0, 3)
 
 
 @cache
@@ -650,21 +925,16 @@ def _anywhere(lo: int | None, hi: int | None) -> st.SearchStrategy[int]:
 
 
 @cache
-def _enum(values: tuple[str, ...]) -> st.SearchStrategy[str]:
-    return st.sampled_from(values)
-
-
-@cache
 def _static_string_options(param: Param,
-                           policies: tuple[Policy, ...]) -> dict[str, st.SearchStrategy[str]]:
-    options: dict[str, st.SearchStrategy[str]] = {}
+                           policies: tuple[Policy, ...]) -> dict[str, StringMaker]:
+    options: dict[str, StringMaker] = {}
     for policy in policies:
-        for category, strategy in policy_categories(policy).items():
+        for category, make in policy_makers(policy).items():
             key = category if category == "empty" else f"{category}:{policy.name}"
-            options.setdefault(key, strategy)
+            options.setdefault(key, make)
     if not policies:
-        options["text"] = st.text(alphabet=_UNIVERSE, max_size=12)
-        options["empty"] = st.just("")
+        options["text"] = _text
+        options["empty"] = _empty
     return options
 
 
@@ -672,44 +942,46 @@ def _weight(name: str) -> int:
     return STRING_WEIGHTS.get(name.split(":")[0], 1)
 
 
-def draw_string(draw: Draw, param: Param, analysis: Analysis,
+def draw_string(choices: Choices, param: Param, analysis: Analysis,
                 known: Mapping[str, list[str]]) -> str:
     """A string parameter: a category (weighted), then a value of that category."""
     static = _static_string_options(param, tuple(analysis.policies[p] for p in param.policies))
     names = [n for n in ("current", "swapcase", "history", "near") if known.get(n)]
     names.extend(static)
     weighted = [n for n in names for _ in range(_weight(n))]
-    name = weighted[draw(index_strategy(len(weighted)))]
+    name = weighted[choices.index(len(weighted))]
     if name in static:
-        return draw(static[name])
+        return static[name](choices)
     values = known[name]
-    return values[draw(index_strategy(len(values)))]
+    return values[choices.index(len(values))]
 
 
-def draw_int(draw: Draw, param: Param, boundaries: Sequence[int]) -> int:
+def draw_int(choices: Choices, param: Param, boundaries: Sequence[int]) -> int:
     """Mostly boundary values (3 in 4), otherwise anywhere in the declared range."""
-    if boundaries and draw(_PICK) < 3:
-        return boundaries[draw(index_strategy(len(boundaries)))]
-    return draw(_anywhere(param.type.min, param.type.max))
+    if boundaries and choices.index(4) < 3:
+        return boundaries[choices.index(len(boundaries))]
+    return choices.integer(param.type.min, param.type.max)
 
 
-def draw_value(draw: Draw, param: Param, analysis: Analysis, model: Executable, event: str,
-               known: Mapping[str, list[str]]) -> Any:
+def draw_value(choices: Choices, param: Param, analysis: Analysis, model: Executable,
+               event: str, known: Mapping[str, list[str]]) -> Any:
     kind = param.type.kind
     if kind == "bool":
-        return draw(_BOOLS)
+        return choices.boolean()
     if kind == "enum":
-        return draw(_enum(param.type.values))
+        return param.type.values[choices.index(len(param.type.values))]
     if kind == "int":
-        return draw_int(draw, param, analysis.int_boundaries(model, event, param))
-    return draw_string(draw, param, analysis, known)
+        return draw_int(choices, param, analysis.int_boundaries(model, event, param))
+    return draw_string(choices, param, analysis, known)
 
 
-def draw_params(draw: Draw, analysis: Analysis, model: Executable, event: str,
+def draw_params(source: Draw | Choices, analysis: Analysis, model: Executable, event: str,
                 memory: Memory) -> dict[str, Any]:
-    """Parameters of ``event``, drawn against the model's current state."""
+    """Parameters of ``event``, drawn against the model's current state (``source``: a
+    Hypothesis ``draw`` function, or ``Choices``)."""
+    choices = as_choices(source)
     known = memory.known(model, analysis.str_variables)
-    return {p.name: draw_value(draw, p, analysis, model, event, known)
+    return {p.name: draw_value(choices, p, analysis, model, event, known)
             for p in analysis.events[event].params}
 
 
@@ -722,6 +994,18 @@ def params_strategy(analysis: Analysis, model: Executable, event: str,
         return draw_params(draw, analysis, model, event, memory)
 
     return params()
+
+
+def seeded_params(analysis: Analysis, model: Executable, event: str,
+                  memory: Memory) -> st.SearchStrategy[dict[str, Any]]:
+    """The same as ``draw_params``, as a strategy of one draw: a seed for
+    ``SeededChoices``, salted with ``memory.draws`` (the machine's hot path)."""
+
+    def params(seed: int) -> dict[str, Any]:
+        memory.draws += 1
+        return draw_params(SeededChoices(seed, memory.draws), analysis, model, event, memory)
+
+    return STEP_SEEDS.map(params)
 
 
 def candidates(analysis: Analysis, model: Executable, event: str,
@@ -762,14 +1046,20 @@ def _policy_candidates(policies: tuple[Policy, ...]) -> tuple[tuple[str, ...], t
 
 __all__ = [
     "CLASS_CHARS",
+    "STEP_SEEDS",
     "Analysis",
+    "Choices",
     "Counter",
+    "DrawnChoices",
     "Guarded",
     "Linear",
     "Memory",
+    "SeededChoices",
     "analyse",
     "candidates",
     "draw_params",
     "params_strategy",
     "policy_categories",
+    "policy_makers",
+    "seeded_params",
 ]

@@ -25,6 +25,21 @@ class AuthspecError(Exception):
     meaning, such as a failed assertion or a bad value, derives from that builtin too)."""
 
 
+class UnknownName(AuthspecError, KeyError):
+    """A look-up of a machine, event, policy or reason the system does not declare
+    (``System.machine(name)`` and the like). A ``KeyError`` too, as a mapping's would be;
+    its message lists the names that exist."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str]):
+        self.kind, self.name = kind, name
+        self.known = tuple(sorted(known))
+        self.message = (f"no {kind} named {name!r} (known: {', '.join(self.known) or 'none'})")
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class SpecError(AuthspecError):
     def __init__(self, span: Span, message: str, hint: str = "", severity: str = "error"):
         self.span = span

@@ -19,7 +19,7 @@ Vocabulary:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from .secrets import masked
@@ -340,6 +340,9 @@ class Catalogue:
         return next((q for q in self.questions if q.id == question_id), None)
 
 
+_HASH = "<hash>"  # the key of System's cached hash in its _index
+
+
 @dataclass(frozen=True)
 class System:
     """A composed spec: machines in priority order, and everything they share."""
@@ -358,6 +361,21 @@ class System:
     file: str
     span: Span = NOWHERE
     _index: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def __hash__(self) -> int:
+        """Computed once (the fields' hash, as dataclasses define it): a system is large
+        and immutable, and the caches of its compiled forms key on it."""
+        cached = self._index.get(_HASH)
+        if cached is None:
+            cached = self._index[_HASH] = hash(
+                tuple(getattr(self, f.name) for f in fields(self) if f.compare))
+        return int(cached)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the cached hash (string hashes differ between processes)."""
+        state = dict(self.__dict__)
+        state["_index"] = {k: v for k, v in self._index.items() if k != _HASH}
+        return state
 
     # -- look-ups ----------------------------------------------------------------------------
     def machine(self, name: str) -> Machine:
@@ -379,8 +397,9 @@ class System:
         try:
             return table[name]
         except KeyError:
-            known = ", ".join(sorted(table)) or "none"
-            raise KeyError(f"no {kind} named {name!r} (known: {known})") from None
+            from .errors import UnknownName  # errors.py imports this module
+
+            raise UnknownName(kind, name, table) from None
 
     # -- derived views -----------------------------------------------------------------------
     @property
