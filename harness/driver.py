@@ -14,7 +14,7 @@ with its step, never a nonconformance. The Hypothesis machine (machine.py), the 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,7 +152,7 @@ class Driver:
     def send(self, event: str, params: Mapping[str, Any], origin: Origin) -> Outcome:
         run = self.run
         run.check_time(new_example=False)
-        hints = self.hints(event, params)
+        hints = self.lazy_hints(event, params)
         model = self.model
         expected = model.step(event, params)
         run.coverage.record(expected, model.states)
@@ -222,22 +222,77 @@ class Driver:
         return tuple(differences)
 
     def hints(self, event: str, params: Mapping[str, Any]) -> dict[str, str]:
-        """For each secret string parameter, what it is (shown instead of the secret)."""
+        """For each secret string parameter, what it is (shown instead of the secret), in
+        the model's current state."""
+        return self._hints(event, params, self.model.values, self.memory.seen)
+
+    def lazy_hints(self, event: str, params: Mapping[str, Any]) -> Mapping[str, str]:
+        """``hints`` of a step about to be sent, worked out only if someone reads them (a
+        failing trace is printed; most steps never are): the model's values before the
+        step and the run's memory up to it are kept, both cheaply (a snapshot is immutable
+        and the memory only grows)."""
+        if not any(p.secret for p in self.analysis.events[event].params):
+            return {}
+        before, params = self.model.current, dict(params)
+        seen = self.memory.seen
+        lengths = {name: len(history) for name, history in seen.items()}
+        values_of = self.analysis.semantics.values_of
+
+        def compute() -> dict[str, str]:
+            return self._hints(event, params, values_of(before),
+                               {name: seen[name][:n] for name, n in lengths.items()})
+
+        return LazyHints(compute)
+
+    def _hints(self, event: str, params: Mapping[str, Any], values: Mapping[str, Any],
+               seen: Mapping[str, list[str]]) -> dict[str, str]:
         hints: dict[str, str] = {}
         run = self.run
-        declared = self.analysis.events[event]
-        for param in declared.params:
+        for param in self.analysis.events[event].params:
             if not param.secret or not isinstance(params.get(param.name), str):
                 continue
             value = params[param.name]
             fits = [p for p in param.policies if run.policy_checks[p](value)]
-            values = self.model.values
             relations = [found for name in self.analysis.str_variables
                          if isinstance(current := values.get(name), str)
                          and (found := relation(value, name, current,
-                                                self.memory.seen.get(name, ()))) is not None]
+                                                seen.get(name, ()))) is not None]
             hints[param.name] = hint(len(value), fits, relations)
         return hints
+
+
+class LazyHints(Mapping[str, str]):
+    """A step's hints, computed when first read (see ``Driver.lazy_hints``); pickled and
+    compared as the plain dict they are."""
+
+    def __init__(self, compute: Callable[[], dict[str, str]]) -> None:
+        self._compute: Callable[[], dict[str, str]] | None = compute
+        self._hints: dict[str, str] = {}
+
+    def _value(self) -> dict[str, str]:
+        if self._compute is not None:
+            self._hints, self._compute = self._compute(), None
+        return self._hints
+
+    def __getitem__(self, name: str) -> str:
+        return self._value()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._value())
+
+    def __len__(self) -> int:
+        return len(self._value())
+
+    def __eq__(self, other: object) -> bool:
+        return self._value() == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._value())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return dict, (self._value(),)
 
 
 
