@@ -242,9 +242,6 @@ def test_the_pytest_plugin_takes_backend_options(tmp_path):
     weak = subprocess.run([*command, "--authspec-backend-option", "min_pin=5"],
                           capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert weak.returncode == 1 and "expected: rejected(weak_pin)" in weak.stdout, weak.stdout
-    bad = subprocess.run([*command, "--authspec-backend-option", "min_pin"],
-                         capture_output=True, text=True, cwd=tmp_path, timeout=300)
-    assert bad.returncode != 0 and "give KEY=VALUE" in bad.stdout + bad.stderr, bad.stdout
 
 
 # -- a team's own mutant sets -----------------------------------------------------------------
