@@ -14,7 +14,15 @@ a registered short name
 
 A factory is called with the keyword arguments among ``system`` (the loaded IR) and
 ``specs`` (the spec folder) that its signature accepts, so a backend that needs the spec
-can get it and one that does not is called with no arguments.
+can get it and one that does not is called with no arguments. The options a user gives
+(``--backend-option KEY=VALUE``, ``CheckOptions.backend_options``) are passed as keyword
+arguments too, but strictly: ``check_backend_options`` refuses a key the factory's signature
+does not take (unless it takes ``**kwargs``), naming the option and the parameters it takes.
+
+A mutant set of a team's own (``--set path/to/faults.py:MUTANTS`` or ``module:factory``,
+mutation.py) names its backends ``SET[NAME]``: ``faults.py:MUTANTS[skip_quota]`` is the
+``factory`` of the mutant named ``skip_quota`` in the sequence ``MUTANTS``, and
+``module:make_faulty[skip_quota]`` is ``make_faulty("skip_quota", ...)``.
 
 ``Backend`` runs every call to the adapter with a deadline per call: on the calling
 thread with SIGALRM when that is the main thread (the default: cheapest), otherwise every
@@ -35,7 +43,8 @@ import importlib.util
 import inspect
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +81,10 @@ class BackendFailure(AuthspecError):
         self.call = call  # "reset()", "perform(pay)", ...
         self.detail = detail
         super().__init__(f"backend {kind} in {call}: {detail}")
+
+
+class BackendOptionError(BackendNotFound, ValueError):
+    """A ``--backend-option`` the backend's factory does not take (a usage error: exit 2)."""
 
 
 class BackendModeError(AuthspecError, ValueError):
@@ -152,13 +165,9 @@ def resolve_backend(name: str) -> Callable[..., Any]:
     prefix, sep, argument = name.partition(":")
     families = _families()
     if sep and prefix in families:
-        factory = _callable(load_object(families[prefix]), name)
-
-        def parametric(**kwargs: Any) -> Any:
-            return _call_with_accepted(factory, kwargs, argument)
-
-        parametric.__name__ = f"{prefix}_{argument}"
-        return parametric
+        return Fault(_callable(load_object(families[prefix]), name), argument)
+    if name.endswith("]") and "[" in name:
+        return _member(name)
     entry_points = _entry_points()
     if name in entry_points:
         try:
@@ -171,6 +180,39 @@ def resolve_backend(name: str) -> Callable[..., Any]:
         known = ", ".join(sorted(known_backends()))
         raise BackendNotFound(f"unknown backend {name!r}: give module:factory or one of {known}")
     return _callable(load_object(name), name)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A factory that takes a fault name first, bound to one fault: called with keyword
+    arguments, it calls ``factory(fault, **the ones its signature accepts)``."""
+
+    factory: Callable[..., Any]
+    fault: str
+
+    def __call__(self, **kwargs: Any) -> Any:
+        return _call_with_accepted(self.factory, kwargs, self.fault)
+
+
+def _member(name: str) -> Callable[..., Any]:
+    """``SET[NAME]``: the factory of mutant NAME of the sequence ``SET`` (``module:attr`` or
+    ``file.py:attr``), or the fault factory ``SET`` bound to NAME (a ``Fault``)."""
+    spec, _, rest = name[:-1].rpartition("[")
+    if not spec or not rest:
+        raise BackendNotFound(f"{name!r}: give SET[NAME], SET a module:attribute")
+    found = load_object(spec)
+    if callable(found):
+        return Fault(found, rest)
+    try:
+        members = list(found)
+    except TypeError:
+        raise BackendNotFound(f"{spec} is neither a sequence of mutants nor a factory "
+                              f"(got {type(found).__name__})") from None
+    member = next((m for m in members if getattr(m, "name", None) == rest), None)
+    if member is None:
+        known = ", ".join(str(getattr(m, "name", "?")) for m in members) or "none"
+        raise BackendNotFound(f"{spec} has no mutant named {rest!r} (known: {known})")
+    return _callable(getattr(member, "factory", None), f"the factory of mutant {name}")
 
 
 def _callable(target: Any, name: str) -> Callable[..., Any]:
@@ -190,6 +232,39 @@ def _call_with_accepted(factory: Callable[..., Any], kwargs: Mapping[str, Any],
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return factory(*args, **kwargs)
     return factory(*args, **{k: v for k, v in kwargs.items() if k in parameters})
+
+
+HARNESS_KEYWORDS = ("system", "specs")
+
+
+def check_backend_options(factory: Callable[..., Any], name: str,
+                          options: Sequence[tuple[str, Any]]) -> None:
+    """Raise ``BackendOptionError`` unless ``factory`` takes every key of ``options`` as a
+    keyword argument (a factory with ``**kwargs`` takes any; ``system`` and ``specs`` are
+    the harness's own)."""
+    keys = [key for key, _ in options]
+    for key in keys:
+        if key in HARNESS_KEYWORDS:
+            raise BackendOptionError(f"--backend-option {key}: the harness itself gives the "
+                                     f"factory {key!r}; use --specs for the spec folder")
+    target, skip = (factory.factory, 1) if isinstance(factory, Fault) else (factory, 0)
+    try:
+        parameters = list(inspect.signature(target).parameters.values())[skip:]
+    except (TypeError, ValueError):  # no signature to read: the factory will say
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    accepted = [p.name for p in parameters
+                if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                              inspect.Parameter.KEYWORD_ONLY)]
+    unknown = [key for key in keys if key not in accepted]
+    if unknown:
+        offered = [p for p in accepted if p not in HARNESS_KEYWORDS]
+        called = getattr(target, "__qualname__", type(target).__name__)
+        raise BackendOptionError(
+            f"--backend-option {unknown[0]}: the factory of backend {name!r} ({called}) "
+            f"takes no keyword argument {unknown[0]!r}; the options it takes: "
+            f"{', '.join(offered) or 'none'}")
 
 
 def instantiate(factory: Callable[..., Any], system: System, specs: str | Path | None,
@@ -412,11 +487,22 @@ def _exception_detail(error: BaseException) -> str:
 def open_backend(name: str, system: System, specs: str | Path | None = None, *,
                  timeout: float | None = 10.0, mode: str = "auto",
                  watch: Watch | None = None, extra: Mapping[str, Any] | None = None,
-                 codes: Codes = NO_CODES, outcome_only: bool = False) -> Backend:
+                 codes: Codes = NO_CODES, outcome_only: bool = False,
+                 options: Sequence[tuple[str, Any]] = ()) -> Backend:
     """Resolve ``name`` and start the backend (BackendNotFound / BackendFailure on error);
     ``extra``: keyword arguments for factories that take them (``mapping``, ``base_url``);
-    ``codes``: the backend's own codes (codes.py), translated in every answer."""
+    ``codes``: the backend's own codes (codes.py), translated in every answer;
+    ``options``: the user's keyword arguments (``--backend-option``), which the factory
+    must take (``check_backend_options``)."""
     factory = resolve_backend(name)
+    if options:
+        check_backend_options(factory, name, options)
+        given = {k: v for k, v in (extra or {}).items() if v is not None}
+        twice = sorted(set(given) & {key for key, _ in options})
+        if twice:
+            raise BackendOptionError(f"--backend-option {twice[0]}: given by another "
+                                     "option already (--mapping, --base-url)")
+        extra = {**given, **dict(options)}
     return Backend(factory, system, specs, timeout=timeout, name=name, mode=mode,
                    watch=watch, extra=extra, codes=codes, outcome_only=outcome_only)
 
@@ -429,8 +515,11 @@ __all__ = [
     "Backend",
     "BackendFailure",
     "BackendNotFound",
+    "BackendOptionError",
+    "Fault",
     "ModelAdapter",
     "ModelError",
+    "check_backend_options",
     "known_backends",
     "load_object",
     "make_model_adapter",

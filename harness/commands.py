@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,8 +23,10 @@ from rich.table import Table
 from authspec.model import SpecErrors, load
 from authspec.model.commands import console as make_console
 
+from .backends import BackendOptionError
 from .console import (
     coverage_summary,
+    error_position,
     line,
     render_coverage,
     render_failure,
@@ -53,6 +55,7 @@ from .options import (
     DEFAULT_STEPS,
     DEFAULT_TIMEOUT,
     CheckOptions,
+    parse_backend_options,
 )
 from .run import CheckResult, check
 from .runfiles import RunFileWriteError, write_text_atomically
@@ -156,9 +159,10 @@ def _print_backend_error(console: Console, result: CheckResult, options: CheckOp
     say(console, ("BACKEND ERROR", "bold red"),
         f" in {result.backend}: {result.error.kind} in {result.error.call}")
     say(console, result.error.detail)
+    if result.error.call == "reset()" and not result.error_steps:
+        say(console, error_position((), result.error.call))
     if result.error_steps and result.system is not None:
-        say(console, f"after {len(result.error_steps) - 1} steps; the step that failed is the "
-            "last one:")
+        say(console, error_position(result.error_steps, result.error.call) + ":")
         render_steps(console, result.system, result.error_steps,
                      show_secrets=options.show_secrets)
         render_requests(console, result.error_steps, show_secrets=options.show_secrets)
@@ -209,6 +213,21 @@ def print_flaky(console: Console, result: CheckResult, options: CheckOptions) ->
         say(console, "the failure first found, which is also the minimised trace (no "
             "shorter replay failed), and passed on replay:")
     render_failure(console, result.system, result.failure, show_secrets=options.show_secrets)
+
+
+BACKEND_OPTION_HELP = ("KEY=VALUE: a keyword argument of the backend factory (repeatable); "
+                       "VALUE is read as a JSON scalar (3, 2.5, true, null, \"text\") when it "
+                       "is one, else as the text written")
+
+
+def backend_options(values: list[str] | None,
+                    console: Console) -> tuple[tuple[str, Any], ...]:
+    """The ``--backend-option`` pairs, or the error printed and exit 2."""
+    try:
+        return parse_backend_options(values)
+    except BackendOptionError as error:
+        say(console, ("error:", "bold red"), f" {error}")
+        raise typer.Exit(2) from None
 
 
 def register(app: typer.Typer) -> None:
@@ -263,8 +282,11 @@ def register(app: typer.Typer) -> None:
             help="--backend http: the YAML mapping of events to requests")] = None,
         base_url: Annotated[str | None, typer.Option(
             help="--backend http: the service's base URL (overrides the mapping's)")] = None,
+        backend_option: Annotated[list[str] | None, typer.Option(
+            "--backend-option", help=BACKEND_OPTION_HELP)] = None,
     ) -> None:
         """Check a backend against the specs: exit 0 pass, 1 nonconformance, 2 error."""
+        factory_options = backend_options(backend_option, make_console())
         options = CheckOptions(
             backend=backend, specs=str(specs) if specs else None, examples=examples,
             steps=steps, max_seconds=max_seconds or None, shrink_seconds=shrink_seconds,
@@ -272,7 +294,8 @@ def register(app: typer.Typer) -> None:
             observe=observe, show_secrets=show_secrets, backend_mode=backend_mode.value,
             require_coverage=require_coverage,
             codes=str(codes) if codes else None, compare=compare,
-            mapping=str(mapping) if mapping else None, base_url=base_url)
+            mapping=str(mapping) if mapping else None, base_url=base_url,
+            backend_options=factory_options)
         if supervise:
             raise typer.Exit(supervised_check(options, show_coverage=coverage_table))
         console = make_console()
@@ -322,22 +345,33 @@ def register(app: typer.Typer) -> None:
         show_trace: Annotated[str | None, typer.Option(
             help="Print the minimal trace of this mutant")] = None,
         mutant_set: Annotated[str | None, typer.Option(
-            "--set", help="Mutant set (entry point in 'authspec.mutant_sets'); default: the "
-                          "only one declared")] = None,
+            "--set", "--mutant-set", help="Mutant set: an entry point in "
+            "'authspec.mutant_sets' (default: the only one declared), or a team's own: "
+            "module:NAME or path/to/file.py:NAME, NAME a sequence of mutants (each with "
+            "name, rules, factory) or a factory taking a fault name first (with --mutant)")
+        ] = None,
+        fault: Annotated[list[str] | None, typer.Option(
+            "--mutant", help="With a factory set: a fault name to pass it, NAME or "
+            "NAME=R1,R2 (the rules it breaks); repeatable")
+        ] = None,
         markdown: Annotated[Path | None, typer.Option(
             help="Also write the table as Markdown to this file")] = None,
+        backend_option: Annotated[list[str] | None, typer.Option(
+            "--backend-option", help=BACKEND_OPTION_HELP)] = None,
     ) -> None:
-        """Check every mutant of a declared mutant set: exit 0 when every one is killed."""
+        """Check every mutant of a mutant set: exit 0 when every one is killed."""
         console = make_console()
+        factory_options = backend_options(backend_option, console)
         try:
-            family, mutants = load_mutant_set(mutant_set)
+            family, mutants = load_mutant_set(mutant_set, fault or ())
             selected = select_mutants(mutants, only)
         except MutantSetError as error:
             say(console, f"error: {error}")
             raise typer.Exit(2) from None
         options = CheckOptions(backend=family, specs=str(specs) if specs else None,
                                examples=examples, steps=steps,
-                               max_seconds=max_seconds or None, seed=seed, database=None)
+                               max_seconds=max_seconds or None, seed=seed, database=None,
+                               backend_options=factory_options)
 
         def progress(run: MutantRun) -> None:
             print_mutant_run(console, run, show_trace=show_trace)

@@ -124,6 +124,18 @@ def rule_lines(system: System, rules: Iterable[str]) -> list[str]:
     return lines
 
 
+def subject_lines(failure: Failure) -> list[str]:
+    """Which rules are at stake for what (only when a variable or machine diverged): those
+    of the divergent step, and those of each variable or machine that diverged."""
+    if not failure.subjects:
+        return []
+    lines = [f"  of step {failure.last.index} ({failure.last.event}): "
+             f"{' '.join(failure.step_rules) or '-'}"]
+    for subject, rules in failure.subjects:
+        lines.append(f"  of {subject}: {' '.join(rules) or 'none cited'}")
+    return lines
+
+
 def render_failure(console: Console, system: System, failure: Failure, *,
                    show_secrets: bool = False) -> None:
     last = failure.last
@@ -137,9 +149,11 @@ def render_failure(console: Console, system: System, failure: Failure, *,
         f" ({last.event}): {failure.detail}")
     for difference in failure.differences:
         say(console, f"  - {difference}")
-    rules = failure.rules or last.expected.rules
+    rules = failure.cited
     if rules:
         say(console, ("Rules at stake:", "bold"))
+        for text in subject_lines(failure):
+            say(console, text)
         for text in rule_lines(system, rules):
             say(console, text)
     render_requests(console, failure.steps, show_secrets=show_secrets)
@@ -155,6 +169,24 @@ def render_requests(console: Console, steps: Sequence[Step], *,
         say(console, ("The same trace as requests:", "bold"))
         for text in lines:
             console.print(line(text), highlight=False, soft_wrap=True)
+
+
+def _steps(count: int) -> str:
+    return "no step" if count == 0 else "1 step" if count == 1 else f"{count} steps"
+
+
+def error_position(steps: Sequence[Step], call: str) -> str:
+    """Where in its example a backend error struck, numbered as the steps listed
+    (``render_steps``): the step that got no answer, or the step after which ``call``
+    (``observe()``) failed, or before any step (``reset()``)."""
+    if not steps:
+        return f"in {call}, before step 1 of an example"
+    last = steps[-1]
+    if last.actual is None:
+        return (f"at step {last.index} ({last.event}), the last one listed, which got no "
+                f"answer; {_steps(last.index - 1)} of this example answered before it")
+    return (f"in {call} after step {last.index} ({last.event}), the last one listed, which "
+            "answered")
 
 
 def render_steps(console: Console, system: System, steps: Sequence[Step], *,

@@ -179,10 +179,12 @@ class Driver:
             except BackendFailure as error:
                 raise BackendAbort(error, tuple(self.trace)) from error
             if observation is not None:
-                differences = self.compare(observation)
-                if differences:
+                diverged = self.compare(observation)
+                if diverged:
                     self.fail("observation", "the backend's state differs from the model's",
-                              differences=differences, rules=expected.rules)
+                              differences=tuple(text for _, text in diverged),
+                              rules=expected.rules,
+                              subjects=tuple(subject for subject, _ in diverged))
         broken = model.violated_invariants()
         if broken:
             self.fail("invariant",
@@ -194,31 +196,40 @@ class Driver:
         return expected
 
     def fail(self, kind: str, detail: str, *, differences: tuple[str, ...] = (),
-             rules: tuple[str, ...] = ()) -> None:
+             rules: tuple[str, ...] = (), subjects: tuple[str, ...] = ()) -> None:
+        """Record and raise a failure; ``subjects``: the variables and machines whose
+        observation diverged, each cited with its own rules (``System.rules_of``)."""
         view = {}
-        if kind == "observation":
-            view = {"states": dict(self.model.states),
+        if kind == "observation":  # what a replay compares: what ``compare`` compared
+            states, variables = self.model.states, self.run.variables
+            view = {"states": dict(states),
                     "variables": {k: v for k, v in self.model.values.items()
-                                  if k not in self.run.secret_variables}}
-        failure = Failure(kind, tuple(self.trace), detail, differences, rules, view)
+                                  if k not in self.run.secret_variables
+                                  and variables[k].observed_in(states)}}
+        cited = tuple((subject, self.run.system.rules_of(subject))
+                      for subject in dict.fromkeys(subjects))
+        failure = Failure(kind, tuple(self.trace), detail, differences, rules, view, cited)
         self.run.note_failure(failure)
         raise Nonconformance(failure)
 
-    def compare(self, observation: Observation) -> tuple[str, ...]:
-        """Differences between an observation and the model (secrets never compared; the
-        names and types were checked by the backend, answers.py)."""
+    def compare(self, observation: Observation) -> tuple[tuple[str, str], ...]:
+        """Differences between an observation and the model, as (the machine or variable,
+        what differs). Secrets are never compared, nor a variable in a state its
+        ``unobserved_in`` names; the names and types were checked by the backend
+        (answers.py)."""
         run, model = self.run, self.model
+        states = model.states
         differences = []
         for machine, state in observation.states.items():
-            if state != model.states[machine]:
-                differences.append(f"{machine}: the model is in {model.states[machine]}, "
-                                   f"the backend in {state}")
+            if state != states[machine]:
+                differences.append((machine, f"{machine}: the model is in {states[machine]}, "
+                                             f"the backend in {state}"))
         for name, value in observation.variables.items():
-            if name in run.secret_variables:
+            if name in run.secret_variables or not run.variables[name].observed_in(states):
                 continue
             if value != model.values[name]:
-                differences.append(f"{name}: the model has {model.values[name]!r}, "
-                                   f"the backend {value!r}")
+                differences.append((name, f"{name}: the model has {model.values[name]!r}, "
+                                          f"the backend {value!r}"))
         return tuple(differences)
 
     def hints(self, event: str, params: Mapping[str, Any]) -> dict[str, str]:

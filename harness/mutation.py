@@ -11,6 +11,12 @@ killed, how fast, the rules and invariants no mutant targets, the table as Markd
     family, mutants = load_mutant_set(None)
     report = run_mutants(family, mutants, CheckOptions(backend="", seed=0, database=None))
     assert not report.survivors
+
+A team's own fault-injected builds need no entry point: ``load_mutant_set`` also takes
+``module:NAME`` or ``path/to/file.py:NAME``, NAME either a sequence of mutants (each with a
+``name``, its ``rules`` and a ``factory`` making its adapter, as the bank's) or a factory
+taking a fault name first (``make_faulty(fault, **keywords)``), run once per fault name
+given (``--mutant NAME``). Their backends are named ``SET[NAME]`` (backends.py).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from typing import Protocol
 from authspec.model.errors import AuthspecError
 from authspec.model.ir import System, citation_order
 
-from .backends import mutant_sets
+from .backends import BackendNotFound, load_object, mutant_sets
 from .options import CheckOptions
 from .run import CheckResult, check
 
@@ -84,9 +90,34 @@ class MutationReport:
                                list(self.gaps))
 
 
-def load_mutant_set(name: str | None) -> tuple[str, list[Mutant]]:
+@dataclass(frozen=True)
+class NamedFault:
+    """A mutant of a factory set: a fault name (the rules it breaks are not known)."""
+
+    name: str
+    rules: tuple[str, ...] = ()
+
+
+def is_own_set(family: str) -> bool:
+    """Whether a family is a team's own set (``module:NAME``), not an entry point."""
+    return ":" in family
+
+
+def mutant_backend(family: str, name: str) -> str:
+    """The backend name of mutant ``name`` of ``family``: ``FAMILY:NAME`` for a declared
+    set, ``SET[NAME]`` for a team's own (see backends.py)."""
+    return f"{family}[{name}]" if is_own_set(family) else f"{family}:{name}"
+
+
+def load_mutant_set(name: str | None, faults: Sequence[str] = ()) -> tuple[str, list[Mutant]]:
     """The family name and mutants of a declared set (``name`` may be omitted when only
-    one set is declared)."""
+    one set is declared), or of a team's own set ``module:NAME`` (``faults``: the fault
+    names to give a factory set)."""
+    if name is not None and is_own_set(name):
+        return name, own_set(name, faults)
+    if faults:
+        raise MutantSetError("--mutant names the faults of a factory set (--set "
+                             "module:factory); to select mutants of a declared set use --only")
     sets = mutant_sets()
     family = name or (next(iter(sets)) if len(sets) == 1 else None)
     if family is None or family not in sets:
@@ -100,6 +131,53 @@ def load_mutant_set(name: str | None) -> tuple[str, list[Mutant]]:
     return family, list(mutants)
 
 
+def own_set(spec: str, faults: Sequence[str]) -> list[Mutant]:
+    """The mutants of ``module:NAME``: a sequence of mutants, or one ``NamedFault`` per name in
+    ``faults`` for a factory taking a fault name first."""
+    try:
+        found = load_object(spec)
+    except BackendNotFound as error:
+        raise MutantSetError(f"cannot load mutant set {spec!r}: {error}") from error
+    if callable(found):
+        if not faults:
+            raise MutantSetError(f"{spec} is a factory: name the faults to give it with "
+                                 "--mutant NAME (repeatable)")
+        return [_named_fault(fault) for fault in dict.fromkeys(faults)]
+    if faults:
+        raise MutantSetError(f"{spec} is a sequence of mutants, not a factory: select "
+                             "among them with --only, not --mutant")
+    try:
+        mutants = list(found)
+    except TypeError:
+        raise MutantSetError(f"{spec} is neither a sequence of mutants nor a factory taking "
+                             f"a fault name (got {type(found).__name__})") from None
+    for index, mutant in enumerate(mutants):
+        problem = _mutant_problem(mutant)
+        if problem is not None:
+            raise MutantSetError(f"{spec}: item {index} ({mutant!r:.60}) {problem}")
+    return mutants
+
+
+def _named_fault(text: str) -> NamedFault:
+    """``NAME`` or ``NAME=R1,R2`` (the rules the fault breaks, for the table and the gaps)."""
+    name, _, rules = text.partition("=")
+    if not name.strip():
+        raise MutantSetError(f"--mutant {text!r}: give NAME or NAME=R1,R2")
+    return NamedFault(name.strip(), tuple(r.strip() for r in rules.split(",") if r.strip()))
+
+
+def _mutant_problem(mutant: object) -> str | None:
+    """What a mutant of a team's own set lacks, or None."""
+    if not isinstance(getattr(mutant, "name", None), str):
+        return "has no name (a str)"
+    rules = getattr(mutant, "rules", None)
+    if isinstance(rules, str) or not isinstance(rules, Sequence):
+        return "has no rules (a sequence of rule IDs; () when none)"
+    if not callable(getattr(mutant, "factory", None)):
+        return "has no factory (a callable making its adapter)"
+    return None
+
+
 def select_mutants(mutants: Sequence[Mutant], only: Sequence[str] | None) -> list[Mutant]:
     """The mutants named in ``only`` (all of them when it is empty); at least one."""
     selected = [m for m in mutants if not only or m.name in only]
@@ -111,14 +189,14 @@ def select_mutants(mutants: Sequence[Mutant], only: Sequence[str] | None) -> lis
 def run_mutants(family: str, mutants: Sequence[Mutant], options: CheckOptions, *,
                 out: Path | None = None,
                 on_result: Callable[[MutantRun], None] | None = None) -> MutationReport:
-    """Check each mutant with ``options`` (its backend replaced by ``FAMILY:NAME``, its
+    """Check each mutant with ``options`` (its backend replaced by ``mutant_backend``, its
     output folder by ``out/mutants/NAME``); stop at the first run that ends in an error."""
     started = time.monotonic()
     runs: list[MutantRun] = []
     for mutant in mutants:
         target = str(out / "mutants" / mutant.name) if out is not None else None
-        result = check(dataclasses.replace(options, backend=f"{family}:{mutant.name}",
-                                           out=target))
+        backend = mutant_backend(family, mutant.name)
+        result = check(dataclasses.replace(options, backend=backend, out=target))
         runs.append(MutantRun(mutant, result))
         if on_result is not None:
             on_result(runs[-1])

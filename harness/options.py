@@ -6,12 +6,19 @@
 copies it field by field and nothing changes it during a run: what differs between parts of
 a run (minimisation ignores the shrink budget) is passed explicitly. The CLI option names
 and defaults are interface: ``--examples`` is ``examples``, ``--max-seconds 0`` is
-``max_seconds=None``, and so on.
+``max_seconds=None``, and so on. ``--backend-option KEY=VALUE`` (repeatable) is
+``backend_options``, a tuple of (key, value) pairs passed to the backend factory as keyword
+arguments; ``parse_backend_option`` reads one from the command line (the value as a JSON
+scalar when it is one, else the text as written).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
+
+from .backends import BackendOptionError
 
 DEFAULT_EXAMPLES = 150
 DEFAULT_STEPS = 60
@@ -50,3 +57,44 @@ class CheckOptions:
     compare: str = "reason"  # "reason", or "outcome": accepted/refused only
     mapping: str | None = None  # the HTTP mapping file (--backend http)
     base_url: str | None = None  # the HTTP service's base URL (--backend http)
+    # --backend-option KEY=VALUE: keyword arguments of the backend factory, in order
+    backend_options: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        # Pairs as tuples, whatever came in (a JSON round trip, as supervise.py makes,
+        # gives lists): the options stay hashable and compare equal.
+        pairs = tuple((str(key), value) for key, value in self.backend_options)
+        object.__setattr__(self, "backend_options", pairs)
+
+
+def parse_backend_option(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` from the command line as (key, value). The value is read as a JSON
+    scalar when it is one (``3``, ``2.5``, ``true``, ``false``, ``null``, ``"quoted
+    text"``), otherwise it is the text after ``=`` as written (``path=/tmp/x`` gives the
+    string ``/tmp/x``; JSON lists and objects stay text too). ``null`` leaves the factory's
+    default. Not ``KEY=VALUE``: ``BackendOptionError``."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise BackendOptionError(
+            f"--backend-option {text!r}: give KEY=VALUE, KEY a keyword argument of the "
+            "backend factory (letters, digits and '_'), e.g. --backend-option "
+            "kdf_iterations=64")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return key, raw
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return key, value
+    return key, raw
+
+
+def parse_backend_options(texts: list[str] | None) -> tuple[tuple[str, Any], ...]:
+    """Every ``--backend-option`` given, in order; a key given twice is an error."""
+    pairs = tuple(parse_backend_option(text) for text in texts or ())
+    keys = [key for key, _ in pairs]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    if twice:
+        raise BackendOptionError(f"--backend-option {', '.join(twice)} given more than "
+                                 "once: give each key once")
+    return pairs

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from authspec.model.ir import System
 
@@ -102,9 +104,11 @@ def _remove_older_run(out: Path) -> str | None:
 
 def write_run_files(out: Path, system: System, coverage: Coverage, failure: Failure | None,
                     backend: str, specs: str | None, *, show_secrets: bool,
-                    http: tuple[str, str | None] | None = None) -> WrittenFiles:
+                    http: tuple[str, str | None] | None = None,
+                    backend_options: Sequence[tuple[str, Any]] = ()) -> WrittenFiles:
     """The run's files in ``out`` as one step (see the module docstring); raises
-    ``RunFileWriteError`` (nothing new written) or ``ReplayValueError``."""
+    ``RunFileWriteError`` (nothing new written) or ``ReplayValueError``;
+    ``backend_options``: the factory's keyword arguments, for the replay file."""
     coverage_path, failure_path = out / COVERAGE_FILE, out / FAILURE_FILE
     files: dict[Path, str] = {}
     if failure is None:
@@ -112,7 +116,8 @@ def write_run_files(out: Path, system: System, coverage: Coverage, failure: Fail
         written = WrittenFiles(coverage_path)
     else:
         replay_path = out / replay_name(failure, backend)
-        files[replay_path] = replay_file_source(system, failure, backend, specs, http)
+        files[replay_path] = replay_file_source(system, failure, backend, specs, http,
+                                                backend_options)
         record = failure_record(system, failure, backend, show_secrets=show_secrets)
         files[failure_path] = json_text(record, indent=1)
         written = WrittenFiles(coverage_path, failure_path, replay_path)

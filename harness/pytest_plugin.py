@@ -17,7 +17,8 @@ backend named (the option may be repeated), ``authspec[<backend>]``::
     pytest --authspec-backend bank --authspec-max-seconds 20 --junitxml=report.xml -n 2
 
 Budget options (``--authspec-examples``, ``--authspec-steps``, ``--authspec-max-seconds``,
-``--authspec-seed``, ``--authspec-database``, ``--authspec-specs``) apply to both. JUnit
+``--authspec-seed``, ``--authspec-database``, ``--authspec-specs``) and
+``--authspec-backend-option KEY=VALUE`` (repeatable, as ``--backend-option``) apply to both. JUnit
 XML and pytest-xdist work as for any test: each item is self-contained (its own backend,
 model and output folder), so items can run on different workers.
 """
@@ -32,7 +33,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from .options import CheckOptions
+from .backends import BackendOptionError
+from .options import CheckOptions, parse_backend_options
 from .run import CheckResult, check
 
 
@@ -49,6 +51,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--authspec-seed", type=int, default=None, help="seed")
     group.addoption("--authspec-database", default=None,
                     help="example database: directory or redis:// URL (default: none)")
+    group.addoption("--authspec-backend-option", action="append", default=[],
+                    help="KEY=VALUE: a keyword argument of the backend factory (as "
+                         "authspec check --backend-option); may be repeated")
 
 
 def _options(config: pytest.Config, backend: str, out: Path,
@@ -64,6 +69,12 @@ def _options(config: pytest.Config, backend: str, out: Path,
         value = config.getoption(f"--authspec-{name.replace('_', '-')}")
         if value is not None:
             values[name] = value
+    given = config.getoption("--authspec-backend-option")
+    if given:
+        try:
+            values["backend_options"] = parse_backend_options(given)
+        except BackendOptionError as error:
+            raise pytest.UsageError(str(error)) from None
     values.update(overrides)
     return CheckOptions(**values)
 

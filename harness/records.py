@@ -54,10 +54,24 @@ class Failure:
     differences: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()
     view: Mapping[str, Any] = field(default_factory=dict)  # the model's observable state
+    # each variable or machine whose observation diverged, with the rules at stake for it
+    # (``System.rules_of``); ``rules`` are those of the divergent step
+    subjects: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def last(self) -> Step:
         return self.steps[-1]
+
+    @property
+    def step_rules(self) -> tuple[str, ...]:
+        """The rules of the divergent step (of the invariants broken, for an invariant)."""
+        return self.rules or self.last.expected.rules
+
+    @property
+    def cited(self) -> tuple[str, ...]:
+        """Every rule at stake: the step's, then those of what diverged, each once."""
+        return tuple(dict.fromkeys((*self.step_rules,
+                                    *(r for _, rules in self.subjects for r in rules))))
 
 
 class Nonconformance(AuthspecError, AssertionError):

@@ -46,10 +46,14 @@ def _text(response: Response | None) -> str:
 class Replayer:
     """Drive one backend through recorded steps; ``close()`` when done."""
 
-    def __init__(self, backend: str, specs: str | None = None, *, timeout: float = 30.0):
+    def __init__(self, backend: str, specs: str | None = None, *, timeout: float = 30.0,
+                 options: Mapping[str, Any] | None = None):
+        """``options``: the factory's keyword arguments the check was given
+        (``--backend-option``)."""
         self.system = load(specs)
         self.backend: Backend = open_backend(backend, self.system, specs, timeout=timeout,
-                                             extra=http_settings())
+                                             extra=http_settings(),
+                                             options=tuple((options or {}).items()))
         self.backend.reset()
 
     def step(self, index: int, event: str, params: Mapping[str, Any], expected: str) -> None:

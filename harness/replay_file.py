@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,11 @@ class ReplayValueError(AuthspecError, TypeError):
 HEADER = '''\
 """Replay of a nonconformance found by ``authspec check`` (generated file).
 
-SPEC, BACKEND, DIVERGENCE and RULES below say what diverged; ``test_replay`` sends the
-steps of the trace to the backend and fails at the divergent step. Replay against another
-backend (once the bug is fixed, say) with AUTHSPEC_REPLAY_BACKEND=module:factory.
+SPEC, BACKEND, DIVERGENCE, RULES and SUBJECT_RULES below say what diverged (RULES: the
+rules of the divergent step; SUBJECT_RULES: those of each variable or machine whose observed
+state diverged, if any); ``test_replay`` sends the steps of the trace to the backend and
+fails at the divergent step. Replay against another backend (once the bug is fixed, say)
+with AUTHSPEC_REPLAY_BACKEND=module:factory.
 
 Secret parameters are written in clear here: they are needed to replay.
 """
@@ -90,21 +93,27 @@ def _step_line(step: Step, count: int) -> str:
 
 
 def replay_source(system: System, failure: Failure, backend: str,
-                  specs: str | None) -> str:
-    """The text of a pytest file replaying ``failure`` against ``backend``."""
+                  specs: str | None,
+                  backend_options: Sequence[tuple[str, Any]] = ()) -> str:
+    """The text of a pytest file replaying ``failure`` against ``backend`` (made with the
+    factory's keyword arguments ``backend_options``, as the check was)."""
     last = failure.last
     constants = [
         f"SPEC = {literal(system.name)}",
         f"KIND = {literal(failure.kind)}",
         f"DIVERGENCE = {literal(f'step {last.index} ({last.event}): {failure.detail}')}",
         f"DIFFERENCES = {literal(list(failure.differences))}",
-        f"RULES = {literal(list(failure.rules or last.expected.rules))}",
+        f"RULES = {literal(list(failure.step_rules))}",
+        "# The rules of each variable or machine that diverged (System.rules_of).",
+        f"SUBJECT_RULES = {literal({s: list(r) for s, r in failure.subjects})}",
         f"BACKEND = os.environ.get('AUTHSPEC_REPLAY_BACKEND', {literal(backend)})",
         f"SPECS = {literal(specs)}",
+        *([f"BACKEND_OPTIONS = {literal(dict(backend_options))}"] if backend_options else []),
         "",
         "",
         "def test_replay():",
-        "    replay = Replayer(BACKEND, SPECS)",
+        "    replay = Replayer(BACKEND, SPECS"
+        + (", options=BACKEND_OPTIONS)" if backend_options else ")"),
         "    try:",
     ]
     body = [_step_line(step, count) for step, count in group_steps(failure.steps)]
@@ -155,7 +164,8 @@ def write_replay(out: str | Path, system: System, failure: Failure, backend: str
 
 
 def replay_file_source(system: System, failure: Failure, backend: str, specs: str | None,
-                       http: tuple[str, str | None] | None = None) -> str:
+                       http: tuple[str, str | None] | None = None,
+                       backend_options: Sequence[tuple[str, Any]] = ()) -> str:
     """The replay file's text, over HTTP when ``http`` is given."""
-    source = replay_source(system, failure, backend, specs)
+    source = replay_source(system, failure, backend, specs, backend_options)
     return source if http is None else with_http(source, *http)

@@ -160,7 +160,8 @@ def check(options: CheckOptions, *,
                                timeout=options.timeout, mode=options.backend_mode,
                                watch=watch,
                                extra={"mapping": options.mapping, "base_url": options.base_url},
-                               codes=codes, outcome_only=options.compare == "outcome")
+                               codes=codes, outcome_only=options.compare == "outcome",
+                               options=options.backend_options)
     except (BackendNotFound, BackendModeError) as error:
         return usage(str(error))
     except BackendFailure as error:
@@ -354,7 +355,7 @@ def _write_run_files(result: CheckResult, options: CheckOptions, out: Path) -> N
     try:
         written = write_run_files(out, result.system, result.coverage, result.failure,
                                   options.backend, specs, show_secrets=options.show_secrets,
-                                  http=http)
+                                  http=http, backend_options=options.backend_options)
     except (RunFileWriteError, ReplayValueError) as error:
         result.output_error = str(error)
         return

@@ -8,7 +8,9 @@ through a pipe of its own, once it has printed it. The child prints to the inher
 stdout and stderr, progress display included (or, when the command's own streams are not
 files, as under a test runner, through pipes the parent copies). A child that ends without
 a verdict is a backend error (exit 2): ``the run ended without a verdict (exit code N /
-signal S) after step K``, K the last step sent to the backend, read from a small shared
+signal S) at step K of the run``, K the last step sent to the backend (counted over all
+the run's examples, the one in progress included; ``before its first step`` when none
+was), read from a small shared
 *beacon* file the child updates at each step (a memory write, no system call). A Ctrl-C
 stops the child, whose report says so (exit 130); a second one kills it.
 
@@ -194,7 +196,7 @@ def supervised_check(options: CheckOptions, *, show_coverage: bool = True) -> in
             relay.join(5)
         steps = _read_beacon(beacon)[0]
     if killed:
-        _say(f"backend error: timeout after step {steps}: a call to the backend went "
+        _say(f"backend error: timeout {run_position(steps)}: a call to the backend went "
              f"{GRACE_SECONDS:g} s past its deadline (--timeout {options.timeout or 0:g}) "
              "without yielding to the alarm (a hang in C code, or an adapter that swallows "
              "every alarm): the check was stopped; --backend-mode process kills such a call "
@@ -209,13 +211,21 @@ def _exit_code(verdict: dict[str, Any] | None, code: int, steps: int,
     if verdict is not None and verdict.get("status") != "interrupted":
         return int(verdict["exit"])
     if verdict is not None or interrupted:
-        _say(f"interrupted after step {steps}: no verdict")
+        _say(f"interrupted {run_position(steps)}: no verdict")
         return INTERRUPTED_EXIT
-    _say(f"backend error: the run ended without a verdict ({ended(code)}) after step "
-         f"{steps}: the backend ended the process (os._exit, sys.exit in a thread, a "
+    _say(f"backend error: the run ended without a verdict ({ended(code)}) "
+         f"{run_position(steps)}: the backend ended the process (os._exit, sys.exit in a thread, a "
          "crash of the interpreter, a signal); check it with --backend-mode process to "
          "see the call")
     return NO_VERDICT_EXIT
+
+
+def run_position(steps: int) -> str:
+    """Where the run was, from the beacon's count of steps sent: the count runs over all
+    the run's examples (a trace printed by the child numbers the steps of one example)."""
+    if steps == 0:
+        return "before its first step"
+    return f"at step {steps} of the run (counted over all its examples)"
 
 
 def _say(text: str) -> None:

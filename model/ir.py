@@ -119,10 +119,19 @@ class Variable:
     unit: str = ""
     secret: bool = False
     span: Span = NOWHERE
+    #: ``machine.state`` names where the spec leaves the value meaningless: an observation
+    #: of it is not compared while the model is in one of them (``unobserved_in:``)
+    unobserved_in: tuple[str, ...] = ()
 
     @property
     def qualified(self) -> str:
         return f"{self.machine}.{self.name}"
+
+    def observed_in(self, states: Mapping[str, str]) -> bool:
+        """Whether an observation of the variable is compared in ``states`` (machine ->
+        state): in every configuration but those of ``unobserved_in``."""
+        return not any(f"{machine}.{state}" in self.unobserved_in
+                       for machine, state in states.items())
 
 
 @dataclass(frozen=True)
@@ -422,6 +431,32 @@ class System:
     def states_all(self) -> tuple[State, ...]:
         return tuple(s for m in self.machines for s in m.states)
 
+    def rules_of(self, subject: str) -> tuple[str, ...]:
+        """The rule and question IDs at stake for ``subject``, in citation order: a variable
+        ``machine.name`` (the rules of the transitions and rejections that assign or read
+        it, and of the invariants that read it) or a machine ``name`` (those of its
+        transitions and rejections that move it to another state, and of every element
+        that reads its state). Unknown subjects cite nothing."""
+        from .expr import StateRef, VarRef, walk
+
+        def reads(tree: Any) -> bool:
+            return any((isinstance(n, VarRef) and n.qualified == subject)
+                       or (isinstance(n, StateRef) and n.machine == subject)
+                       for n in walk(tree))
+
+        cited: set[str] = set()
+        moving: tuple[Transition | Rejection, ...] = (*self.transitions, *self.rejections)
+        for element in moving:
+            exprs = [a.value for a in element.effects]
+            if element.guard is not None:
+                exprs.append(element.guard)
+            if _writes(element, subject) or any(reads(e.tree) for e in exprs):
+                cited.update(element.rules)
+        for invariant in self.all_invariants:
+            if reads(invariant.expr.tree):
+                cited.update(invariant.rules)
+        return tuple(sorted(cited, key=citation_order))
+
     def citations(self) -> dict[str, list[Transition | Rejection | Invariant | Policy]]:
         """Rule or question ID -> every element that cites it, in spec order."""
         cited: dict[str, list[Transition | Rejection | Invariant | Policy]] = {}
@@ -431,3 +466,12 @@ class System:
             for rule_id in element.rules:
                 cited.setdefault(rule_id, []).append(element)
         return cited
+
+
+def _writes(element: Transition | Rejection, subject: str) -> bool:
+    """Whether ``element`` assigns the variable ``subject`` or moves the machine
+    ``subject`` to another state."""
+    if any(f"{element.machine}.{a.variable}" == subject for a in element.effects):
+        return True
+    return (element.machine == subject and element.target is not None
+            and any(source != element.target for source in element.sources or ("",)))

@@ -274,6 +274,7 @@ class _Builder:
         self.all_vars = {doc.data["name"]: {v.name: v.type for v in variables}
                          for doc, _, variables in shells}
         self.check_shadowing(shells)
+        self.check_unobserved(shells)
 
         machines = tuple(self.machine(doc, states, variables) for doc, states, variables in shells)
         invariants = tuple(self.invariants(sys_doc, ("invariants",), None))
@@ -440,10 +441,26 @@ class _Builder:
             if not typ.contains(initial):
                 self.error(doc, (*path, "initial"), f"initial value {initial!r} does not fit "
                            f"the type {typ.describe()}", "give a value of the declared type")
+            unobserved = tuple(state if "." in state else f"{machine}.{state}"
+                               for state in body.get("unobserved_in") or ())
             result.append(Variable(machine, vname, typ, initial, _text(body.get("label")),
                                    body.get("unit", ""), bool(body.get("secret", False)),
-                                   doc.span(path, key=True)))
+                                   doc.span(path, key=True), unobserved))
         return tuple(result)
+
+    def check_unobserved(self, shells: list) -> None:
+        """Every state named in a variable's ``unobserved_in`` is ``machine.state`` of the
+        system (a bare ``state`` is one of the variable's own machine)."""
+        known = sorted(f"{m}.{s}" for m, states in self.all_states.items() for s in states)
+        for doc, _, variables in shells:
+            for variable in variables:
+                for index, state in enumerate(variable.unobserved_in):
+                    if state in known:
+                        continue
+                    self.error(doc, ("variables", variable.name, "unobserved_in", index),
+                               f"unobserved_in of {variable.qualified}: no state {state!r}",
+                               "name a state as machine.state (or a state of this machine "
+                               "alone); " + _suggest(state, known))
 
     def check_shadowing(self, shells: list) -> None:
         """A parameter must not hide a variable of a machine that reacts to its event."""

@@ -74,18 +74,21 @@ ALLOWED_CALLS = {"os.environ.get", "Replayer", "replay.step", "replay.repeat",
 @pytest.mark.parametrize("text", CRAFTED)
 def test_backend_and_spec_text_reaches_the_replay_file_only_as_literals(text, kind):
     system = dataclasses.replace(load(TINY), name=f"spec{text}")
-    failure = crafted_failure(text, kind)
-    source = replay_source(system, failure, f"backend{text}:make", f"specs{text}")
+    failure = dataclasses.replace(crafted_failure(text, kind),
+                                  subjects=((f"m{text}", (f"S{text}",)),))
+    source = replay_source(system, failure, f"backend{text}:make", f"specs{text}",
+                           ((f"o{text}", f"w{text}"),))
     tree = ast.parse(source)  # it compiles
     outside = _outside_string_literals(source)
     assert "INJECTED" not in outside
     calls = {ast.unparse(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     assert calls <= ALLOWED_CALLS, calls - ALLOWED_CALLS
     assert [type(n).__name__ for n in tree.body] == (
-        ["Expr", "Import", "ImportFrom"] + ["Assign"] * 7 + ["FunctionDef"])
+        ["Expr", "Import", "ImportFrom"] + ["Assign"] * 9 + ["FunctionDef"])
     constants = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
     for said in (f"spec{text}", f"backend{text}:make", f"specs{text}", f"k{text}",
-                 f"v{text}", f"ev{text}", f"rejected(r{text})", f"R{text}"):
+                 f"v{text}", f"ev{text}", f"rejected(r{text})", f"R{text}", f"m{text}",
+                 f"S{text}", f"o{text}", f"w{text}"):
         assert said in constants, said  # written, and written faithfully
     if kind == "observation":
         observed = next(n for n in ast.walk(tree) if isinstance(n, ast.Call)
