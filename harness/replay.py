@@ -16,6 +16,7 @@ from authspec.model.errors import AuthspecError
 
 from .adapter import Response
 from .backends import Backend, open_backend
+from .replay_file import located
 
 
 def http_settings() -> dict[str, str | None]:
@@ -46,7 +47,10 @@ def _text(response: Response | None) -> str:
 class Replayer:
     """Drive one backend through recorded steps; ``close()`` when done."""
 
-    def __init__(self, backend: str, specs: str | None = None, *, timeout: float = 30.0):
+    def __init__(self, backend: str, specs: str | None = None, *, timeout: float = 30.0,
+                 here: str | None = None):
+        if here is not None:  # the replay file's own path: its paths are relative to it
+            backend, specs = located(backend, specs, here)
         self.system = load(specs)
         self.backend: Backend = open_backend(backend, self.system, specs, timeout=timeout,
                                              extra=http_settings())
