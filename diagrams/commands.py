@@ -185,7 +185,7 @@ def diff(
 
     configured = project_or_exit().settings.get("specs")
     if new is None:
-        new = str(configured) if configured is not None else "specs"
+        new = os.path.relpath(configured) if configured is not None else "specs"
     try:
         result = diff_specs(_at_revision(old, configured), _at_revision(new, configured))
     except AuthspecError as error:
