@@ -108,16 +108,6 @@ class Project:
     file: Path | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
-    def folder(self) -> Path | None:
-        return self.file.parent if self.file is not None else None
-
-    def get(self, key: str, given: Any = None) -> Any:
-        """``given`` (the command line) when set, else the file's value, else None."""
-        if given is not None:
-            return given
-        return self.settings.get(key)
-
     def out(self, given: Path | None, below: str | None, default: Path) -> Path:
         """An output path: the command line's, else ``OUT/below`` (or ``OUT``) of the file,
         else ``default``."""
