@@ -8,15 +8,17 @@ differences with ``diff --exit-code``); 2 a usage error, an invalid spec, or Gra
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from authspec.model import load
+from authspec.model.commands import SPECS_DEFAULT, project_or_exit, specs_or_exit
 from authspec.model.errors import AuthspecError
 
-SPECS_HELP = "Spec folder (default: the shipped specs)"
+SPECS_HELP = "Spec folder; " + SPECS_DEFAULT
 FORMAT_HELP = "svg, png, dot or mermaid; several comma-separated; 'all' = dot,svg,mermaid"
 
 
@@ -50,7 +52,9 @@ def _size(path: Path) -> str:
 
 def diagram(
     specs: Annotated[Path | None, typer.Argument(help=SPECS_HELP)] = None,
-    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder")] = Path("diagrams-out"),
+    out: Annotated[Path | None, typer.Option(
+        "-o", "--out", help="Output folder (default: OUT/diagrams with out in authspec.toml, "
+        "else diagrams-out)")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "svg",
     lang: Annotated[str, typer.Option("--lang", help="Label language: en or zh")] = "en",
     hide_rejections: Annotated[bool, typer.Option("--hide-rejections",
@@ -73,6 +77,9 @@ def diagram(
     if lang not in ("en", "zh"):
         raise _fail("--lang must be en or zh")
     formats = _formats(fmt)
+    project = project_or_exit()
+    specs = specs_or_exit(specs, project, "diagram")
+    out = project.out(out, "diagrams", Path("diagrams-out"))
     system = _load(specs)
     options = Options(lang=lang, rejections=not hide_rejections)
     try:
@@ -114,7 +121,9 @@ def report(
                       "to show several runs (counts are added, failures listed)")] = None,
     diff: Annotated[str | None, typer.Option(
         "--diff", help="An older spec (folder or git:REV) to show the changes against")] = None,
-    out: Annotated[Path, typer.Option("-o", "--out", help="The HTML file")] = Path("report.html"),
+    out: Annotated[Path | None, typer.Option(
+        "-o", "--out", help="The HTML file (default: OUT/report.html with out in "
+        "authspec.toml, else report.html)")] = None,
     lang: Annotated[str, typer.Option("--lang", help="Diagram label language: en or zh")] = "en",
 ) -> None:
     """Write the review report: one self-contained HTML file."""
@@ -123,6 +132,9 @@ def report(
     from .render import RenderError
     from .report import report_html
 
+    project = project_or_exit()
+    specs = specs_or_exit(specs, project, "report")
+    out = project.out(out, "report.html", Path("report.html"))
     system = _load(specs)
     coverage = None
     if run:
@@ -154,8 +166,11 @@ def report(
 
 
 def diff(
-    old: Annotated[str, typer.Argument(help="Old spec: a folder, or git:REV (specs/ at REV)")],
-    new: Annotated[str, typer.Argument(help="New spec: a folder, or git:REV")] = "specs",
+    old: Annotated[str, typer.Argument(
+        help="Old spec: a folder, or git:REV (at REV: the specs of authspec.toml, else specs/)")],
+    new: Annotated[str | None, typer.Argument(
+        help="New spec: a folder, or git:REV; default: specs in authspec.toml, else ./specs",
+        show_default=False)] = None,
     exit_code: Annotated[bool, typer.Option("--exit-code",
                                             help="Exit 1 when there are differences")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text")] = False,
@@ -168,8 +183,11 @@ def diff(
     from .diff import diff_dots, diff_specs
     from .render import RenderError, render
 
+    configured = project_or_exit().settings.get("specs")
+    if new is None:
+        new = os.path.relpath(configured) if configured is not None else "specs"
     try:
-        result = diff_specs(old, new)
+        result = diff_specs(_at_revision(old, configured), _at_revision(new, configured))
     except AuthspecError as error:
         raise _fail(str(error)) from error
     except ValueError as error:
@@ -196,6 +214,14 @@ def diff(
             raise _fail(f"cannot write into {diagram_dir}: {error.strerror or error}") from None
     if exit_code and result:
         raise typer.Exit(1)
+
+
+def _at_revision(spec: str, configured: str | None) -> str:
+    """``git:REV`` names the configured specs folder at REV (``git:REV:PATH`` when there is a
+    configuration; ``specs/`` otherwise); anything else is left as it is."""
+    if configured is None or not spec.startswith("git:") or ":" in spec[4:]:
+        return spec
+    return f"{spec}:{os.path.relpath(configured)}"
 
 
 def register(app: typer.Typer) -> None:

@@ -4,7 +4,10 @@ A backend is named on the command line in one of three ways:
 
 ``module:factory``
     Any importable callable returning an adapter (see adapter.py), e.g.
-    ``mybank.testing:make_adapter``. A file path works too: ``path/to/file.py:factory``.
+    ``mybank.testing:make_adapter``, found on the import path with the current folder at its
+    end. A file path works too: ``path/to/file.py:factory``, imported with the file's folder
+    first on the import path, so that a module beside it (its service, its helpers) imports
+    as it would when the file is run as a script.
 a registered short name
     ``model`` (the executable model itself, wrapped as an adapter: the model must conform
     to itself), any name a package declares in the entry-point group ``authspec.backends``
@@ -120,8 +123,20 @@ def known_backends() -> dict[str, str]:
     return names
 
 
+def _on_import_path(folder: Path, *, first: bool) -> None:
+    """Put ``folder`` on ``sys.path`` (first, or last) unless it is there already."""
+    entry = str(folder)
+    if entry in sys.path:
+        return
+    if first:
+        sys.path.insert(0, entry)
+    else:
+        sys.path.append(entry)
+
+
 def load_object(spec: str) -> Any:
-    """Import ``module:attribute`` (or ``path/to/file.py:attribute``)."""
+    """Import ``module:attribute`` (or ``path/to/file.py:attribute``, with the file's folder
+    first on the import path)."""
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
         raise BackendNotFound(f"{spec!r} is not of the form module:factory")
@@ -136,8 +151,10 @@ def load_object(spec: str) -> Any:
                 raise BackendNotFound(f"cannot import {module_name}")
             module = importlib.util.module_from_spec(loader_spec)
             sys.modules[name] = module
+            _on_import_path(path.resolve().parent, first=True)
             loader_spec.loader.exec_module(module)
         else:
+            _on_import_path(Path.cwd(), first=False)
             module = importlib.import_module(module_name)
     except BackendNotFound:
         raise

@@ -10,7 +10,9 @@ or backend error.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import importlib.metadata
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,8 +24,10 @@ from rich.table import Table
 
 from authspec.model import SpecErrors, load
 from authspec.model.commands import console as make_console
+from authspec.model.commands import project_or_exit, specs_or_exit
+from authspec.model.project import ZERO_IS_NONE, Project
 
-from .backends import BackendOptionError
+from .backends import ENTRY_POINT_GROUP, FAMILY_GROUP, MUTANT_SET_GROUP, BackendOptionError
 from .console import (
     coverage_summary,
     error_position,
@@ -235,49 +239,59 @@ def register(app: typer.Typer) -> None:
 
     @app.command("check")
     def check_command(
-        backend: Annotated[str, typer.Option(
+        backend: Annotated[str | None, typer.Option(
             "--backend", "-b", help="module:factory, a file.py:factory, or a registered "
             "name: model, a name declared in 'authspec.backends' (bank), or FAMILY:NAME "
-            "(mutant:NAME)")],
+            "(mutant:NAME); default: backend in authspec.toml", show_default=False)] = None,
         specs: Annotated[Path | None, typer.Option(
-            help="Spec folder (default: the shipped specs)")] = None,
-        examples: Annotated[int, typer.Option(help="Test cases to generate")] = DEFAULT_EXAMPLES,
-        steps: Annotated[int, typer.Option(help="Rules per test case at most")] = DEFAULT_STEPS,
-        max_seconds: Annotated[float, typer.Option(
-            help="Exploration budget in seconds (0: none)")] = DEFAULT_MAX_SECONDS,
-        shrink_seconds: Annotated[float, typer.Option(
-            help="Budget for minimising a failure")] = DEFAULT_SHRINK_SECONDS,
+            help="Spec folder; default: specs in authspec.toml, else ./specs (a backend "
+            "shipped with authspec: the shipped specs)", show_default=False)] = None,
+        examples: Annotated[int | None, typer.Option(
+            help=f"Test cases to generate [default: {DEFAULT_EXAMPLES}]",
+            show_default=False)] = None,
+        steps: Annotated[int | None, typer.Option(
+            help=f"Rules per test case at most [default: {DEFAULT_STEPS}]",
+            show_default=False)] = None,
+        max_seconds: Annotated[float | None, typer.Option(
+            help=f"Exploration budget in seconds (0: none) [default: {DEFAULT_MAX_SECONDS:g}]",
+            show_default=False)] = None,
+        shrink_seconds: Annotated[float | None, typer.Option(
+            help=f"Budget for minimising a failure [default: {DEFAULT_SHRINK_SECONDS:g}]",
+            show_default=False)] = None,
         seed: Annotated[int | None, typer.Option(help="Seed: a deterministic run")] = None,
-        database: Annotated[str, typer.Option(
-            help="Example database: a directory, redis://host:port/db, or 'none'")
-        ] = DEFAULT_DATABASE,
-        out: Annotated[Path, typer.Option(
-            help="Where coverage.json and replay files go")] = Path(DEFAULT_OUT),
-        timeout: Annotated[float, typer.Option(
-            help="Seconds per backend call before it counts as hung")] = DEFAULT_TIMEOUT,
+        database: Annotated[str | None, typer.Option(
+            help="Example database: a directory, redis://host:port/db, or 'none' "
+            f"[default: {DEFAULT_DATABASE}]", show_default=False)] = None,
+        out: Annotated[Path | None, typer.Option(
+            help=f"Where coverage.json and replay files go [default: {DEFAULT_OUT}]",
+            show_default=False)] = None,
+        timeout: Annotated[float | None, typer.Option(
+            help="Seconds per backend call before it counts as hung "
+            f"[default: {DEFAULT_TIMEOUT:g}]", show_default=False)] = None,
         show_secrets: Annotated[bool, typer.Option(
             "--show-secrets", help="Print secret parameters in clear")] = False,
-        observe: Annotated[bool, typer.Option(
-            help="Compare the backend's observed state, if it offers observe()")] = True,
+        observe: Annotated[bool | None, typer.Option(
+            "--observe/--no-observe", help="Compare the backend's observed state, if it "
+            "offers observe() [default: observe]", show_default=False)] = None,
         coverage_table: Annotated[bool, typer.Option(
             "--coverage-table/--no-coverage-table", help="Print the coverage table")] = True,
-        backend_mode: Annotated[BackendMode, typer.Option(
+        backend_mode: Annotated[BackendMode | None, typer.Option(
             help="How each call's deadline is kept: auto (signal on the main thread, else "
             "thread), signal, thread, or process (the adapter in a worker process killed at "
             "the deadline: a hang in C code, a swallowed alarm, an adapter ending its "
-            "process)")] = BackendMode.auto,
-        require_coverage: Annotated[bool, typer.Option(
+            "process) [default: auto]", show_default=False)] = None,
+        require_coverage: Annotated[bool | None, typer.Option(
             "--require-coverage", help="Exit 1 when a pass covers less than the sweep "
-            "alone gives (PASS, but incomplete)")] = False,
+            "alone gives (PASS, but incomplete)", show_default=False)] = None,
         supervise: Annotated[bool, typer.Option(
             help="Run the check in a child process and exit 0 only on the PASS it reports "
             "(--no-supervise: in this process, e.g. for a debugger)")] = True,
         codes: Annotated[Path | None, typer.Option(
             help="YAML file: the backend's own codes -> the spec reason(s) each stands for")
         ] = None,
-        compare: Annotated[str, typer.Option(
+        compare: Annotated[str | None, typer.Option(
             help="'reason' (accepted, or refused for the same reason) or 'outcome' "
-            "(accepted or refused only)")] = "reason",
+            "(accepted or refused only) [default: reason]", show_default=False)] = None,
         mapping: Annotated[Path | None, typer.Option(
             help="--backend http: the YAML mapping of events to requests")] = None,
         base_url: Annotated[str | None, typer.Option(
@@ -285,17 +299,24 @@ def register(app: typer.Typer) -> None:
         backend_option: Annotated[list[str] | None, typer.Option(
             "--backend-option", help=BACKEND_OPTION_HELP)] = None,
     ) -> None:
-        """Check a backend against the specs: exit 0 pass, 1 nonconformance, 2 error."""
+        """Check a backend against the specs: exit 0 pass, 1 nonconformance, 2 error.
+
+        Every option not given is read from authspec.toml (or [tool.authspec] in
+        pyproject.toml), here or above, when it sets it."""
         factory_options = backend_options(backend_option, make_console())
-        options = CheckOptions(
-            backend=backend, specs=str(specs) if specs else None, examples=examples,
-            steps=steps, max_seconds=max_seconds or None, shrink_seconds=shrink_seconds,
-            seed=seed, database=database, out=str(out), timeout=timeout or None,
-            observe=observe, show_secrets=show_secrets, backend_mode=backend_mode.value,
-            require_coverage=require_coverage,
-            codes=str(codes) if codes else None, compare=compare,
-            mapping=str(mapping) if mapping else None, base_url=base_url,
-            backend_options=factory_options)
+        project = project_or_exit()
+        name = backend_or_exit(project, backend)
+        chosen = specs_or_exit(specs, project, "check",
+                               "shipped" if shipped_backend(name) else "refuse")
+        options = check_options(project, {
+            "backend": name, "examples": examples, "steps": steps,
+            "max_seconds": max_seconds, "shrink_seconds": shrink_seconds, "seed": seed,
+            "database": database, "out": out, "timeout": timeout, "observe": observe,
+            "show_secrets": show_secrets or None,
+            "backend_mode": backend_mode.value if backend_mode else None,
+            "require_coverage": require_coverage, "codes": codes, "compare": compare,
+            "mapping": mapping, "base_url": base_url,
+            "backend_options": factory_options}, chosen)
         if supervise:
             raise typer.Exit(supervised_check(options, show_coverage=coverage_table))
         console = make_console()
@@ -305,15 +326,19 @@ def register(app: typer.Typer) -> None:
     @app.command("init-adapter")
     def init_adapter(
         name: Annotated[str, typer.Argument(help="Name of the implementation")],
-        specs: Annotated[Path | None, typer.Option(help="Spec folder")] = None,
+        specs: Annotated[Path | None, typer.Option(
+            help="Spec folder; default: specs in authspec.toml, else ./specs",
+            show_default=False)] = None,
         out: Annotated[Path | None, typer.Option(
             help="File to write (default: NAME_adapter.py)")] = None,
         force: Annotated[bool, typer.Option("--force", help="Overwrite")] = False,
     ) -> None:
         """Write a commented skeleton adapter listing every event and reason code."""
         console = make_console()
+        project = project_or_exit()
+        chosen = specs_or_exit(specs, project, "init-adapter", "refuse")
         try:
-            system = load(specs)
+            system = load(chosen)
         except SpecErrors as errors:
             say(console, f"error: the spec does not load:\n{errors}")
             raise typer.Exit(2) from None
@@ -329,19 +354,29 @@ def register(app: typer.Typer) -> None:
             say(console, f"error: {error}")
             raise typer.Exit(2) from None
         say(console, f"wrote {path}: {len(system.events)} events, {len(system.reasons)} "
-            f"reason codes; run: authspec check --backend {path}:make_adapter")
+            f"reason codes; run: authspec check --backend {path}:make_adapter"
+            + ("" if project.file is None or "backend" in project.settings else
+               f" (or set backend = \"{path}:make_adapter\" in {project.file})"))
 
     @app.command("mutants")
     def mutants_command(
-        examples: Annotated[int, typer.Option(
-            "--budget", "--examples", help="Test cases per mutant")] = DEFAULT_EXAMPLES,
-        steps: Annotated[int, typer.Option(help="Rules per test case")] = DEFAULT_STEPS,
-        max_seconds: Annotated[float, typer.Option(
-            help="Exploration budget per mutant")] = DEFAULT_MAX_SECONDS,
-        seed: Annotated[int | None, typer.Option(help="Seed")] = 0,
-        specs: Annotated[Path | None, typer.Option(help="Spec folder")] = None,
+        examples: Annotated[int | None, typer.Option(
+            "--budget", "--examples", help=f"Test cases per mutant [default: "
+            f"{DEFAULT_EXAMPLES}]", show_default=False)] = None,
+        steps: Annotated[int | None, typer.Option(
+            help=f"Rules per test case [default: {DEFAULT_STEPS}]", show_default=False)] = None,
+        max_seconds: Annotated[float | None, typer.Option(
+            help=f"Exploration budget per mutant [default: {DEFAULT_MAX_SECONDS:g}]",
+            show_default=False)] = None,
+        seed: Annotated[int | None, typer.Option(help="Seed [default: 0]",
+                                                 show_default=False)] = None,
+        specs: Annotated[Path | None, typer.Option(
+            help="Spec folder; default: the specs the mutant set belongs to (a set shipped "
+            "with authspec: the shipped specs), else as for check", show_default=False)] = None,
         only: Annotated[list[str] | None, typer.Option(help="Only these mutants")] = None,
-        out: Annotated[Path, typer.Option(help="Output folder")] = Path(DEFAULT_OUT),
+        out: Annotated[Path | None, typer.Option(
+            help=f"Output folder [default: out in authspec.toml, else {DEFAULT_OUT}]",
+            show_default=False)] = None,
         show_trace: Annotated[str | None, typer.Option(
             help="Print the minimal trace of this mutant")] = None,
         mutant_set: Annotated[str | None, typer.Option(
@@ -362,26 +397,90 @@ def register(app: typer.Typer) -> None:
         """Check every mutant of a mutant set: exit 0 when every one is killed."""
         console = make_console()
         factory_options = backend_options(backend_option, console)
+        project = project_or_exit()
         try:
             family, mutants = load_mutant_set(mutant_set, fault or ())
             selected = select_mutants(mutants, only)
         except MutantSetError as error:
             say(console, f"error: {error}")
             raise typer.Exit(2) from None
-        options = CheckOptions(backend=family, specs=str(specs) if specs else None,
-                               examples=examples, steps=steps,
-                               max_seconds=max_seconds or None, seed=seed, database=None,
-                               backend_options=factory_options)
+        chosen = specs_or_exit(specs, project, "mutants", "shipped" if shipped_entry_point(
+            MUTANT_SET_GROUP, family) else "refuse")
+        options = check_options(project, {
+            "backend": family, "examples": examples, "steps": steps,
+            "max_seconds": max_seconds, "seed": seed,
+            "backend_options": factory_options}, chosen, keep=MUTANT_KEYS,
+            defaults={"seed": 0, "database": None})
+        folder = Path(options.out) if options.out else Path(DEFAULT_OUT)
 
         def progress(run: MutantRun) -> None:
             print_mutant_run(console, run, show_trace=show_trace)
 
-        report = run_mutants(family, selected, options, out=out, on_result=progress)
+        report = run_mutants(family, selected, options, out=out or folder, on_result=progress)
         if report.error is not None:
             print_result(console, report.error, options, show_coverage=False)
             raise typer.Exit(2)
         print_mutation_report(console, report, markdown)
         raise typer.Exit(1 if report.survivors else 0)
+
+
+# -- the options of a run: the command line, else the configuration, else the defaults ------
+
+#: the configuration keys a mutant run takes (each mutant has its own backend and database)
+MUTANT_KEYS = frozenset({"examples", "steps", "max_seconds", "shrink_seconds", "seed",
+                         "timeout", "observe", "repair", "repeat", "roadmap", "sweep",
+                         "repeat_cap", "out"})
+#: the name of the distribution whose backends belong to the specs it ships
+DISTRIBUTION = "authspec"
+
+
+def shipped_entry_point(group: str, name: str) -> bool:
+    """Whether ``name`` in the entry-point ``group`` is declared by authspec itself (such a
+    backend or mutant set belongs to the specs authspec ships)."""
+    found = importlib.metadata.entry_points(group=group)
+    entry = next((ep for ep in found if ep.name == name), None)
+    dist = getattr(entry, "dist", None)
+    return dist is not None and dist.name == DISTRIBUTION
+
+
+def shipped_backend(name: str) -> bool:
+    """A backend name standing for a backend authspec ships: a name declared in
+    ``authspec.backends`` or ``FAMILY:NAME`` of a family in ``authspec.backend_families``,
+    by authspec's own distribution."""
+    prefix, sep, _ = name.partition(":")
+    if sep:
+        return shipped_entry_point(FAMILY_GROUP, prefix)
+    return shipped_entry_point(ENTRY_POINT_GROUP, name)
+
+
+def backend_or_exit(project: Project, given: str | None) -> str:
+    """The backend to check: ``--backend``, else the configuration's; exit 2 without one."""
+    backend = given or project.settings.get("backend")
+    if not backend:
+        typer.echo("error: no backend: pass --backend (module:factory, file.py:factory or a "
+                   "registered name), or set backend = \"...\" in authspec.toml", err=True)
+        raise typer.Exit(2)
+    return str(backend)
+
+
+def check_options(project: Project, given: dict[str, Any], specs: Path | None, *,
+                  keep: frozenset[str] | None = None,
+                  defaults: dict[str, Any] | None = None) -> CheckOptions:
+    """The options of a run on ``specs`` (None: the shipped ones): each value given on the
+    command line (None: not given), else the configuration's (only the ``keep`` keys when
+    given), else ``defaults``, else CheckOptions' own."""
+    names = {f.name for f in dataclasses.fields(CheckOptions)}
+    values: dict[str, Any] = dict(defaults or {})
+    values.update({k: v for k, v in project.settings.items()
+                   if k in names and k != "specs" and (keep is None or k in keep)})
+    for name, value in given.items():
+        if value is not None:
+            values[name] = (value or None) if name in ZERO_IS_NONE else value
+    values["specs"] = str(specs) if specs is not None else None
+    for name in ("out", "codes", "mapping"):
+        if isinstance(values.get(name), Path):
+            values[name] = str(values[name])
+    return CheckOptions(**values)
 
 
 def print_mutant_run(console: Console, run: MutantRun, *, show_trace: str | None) -> None:

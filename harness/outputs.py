@@ -117,7 +117,7 @@ def write_run_files(out: Path, system: System, coverage: Coverage, failure: Fail
     else:
         replay_path = out / replay_name(failure, backend)
         files[replay_path] = replay_file_source(system, failure, backend, specs, http,
-                                                backend_options)
+                                                backend_options, at=out)
         record = failure_record(system, failure, backend, show_secrets=show_secrets)
         files[failure_path] = json_text(record, indent=1)
         written = WrittenFiles(coverage_path, failure_path, replay_path)

@@ -16,6 +16,9 @@ backend named (the option may be repeated), ``authspec[<backend>]``::
 
     pytest --authspec-backend bank --authspec-max-seconds 20 --junitxml=report.xml -n 2
 
+A ``path/to/file.py:factory`` backend is imported with its file's folder first on the
+import path (backends.load_object), so an adapter imports the modules beside it.
+
 Budget options (``--authspec-examples``, ``--authspec-steps``, ``--authspec-max-seconds``,
 ``--authspec-seed``, ``--authspec-database``, ``--authspec-specs``) and
 ``--authspec-backend-option KEY=VALUE`` (repeatable, as ``--backend-option``) apply to both. JUnit

@@ -16,6 +16,7 @@ from authspec.model.errors import AuthspecError
 
 from .adapter import Response
 from .backends import Backend, open_backend
+from .replay_file import located
 
 
 def http_settings() -> dict[str, str | None]:
@@ -47,9 +48,12 @@ class Replayer:
     """Drive one backend through recorded steps; ``close()`` when done."""
 
     def __init__(self, backend: str, specs: str | None = None, *, timeout: float = 30.0,
-                 options: Mapping[str, Any] | None = None):
+                 options: Mapping[str, Any] | None = None, here: str | None = None):
         """``options``: the factory's keyword arguments the check was given
-        (``--backend-option``)."""
+        (``--backend-option``); ``here``: the replay file's own path (its paths are
+        relative to it)."""
+        if here is not None:
+            backend, specs = located(backend, specs, here)
         self.system = load(specs)
         self.backend: Backend = open_backend(backend, self.system, specs, timeout=timeout,
                                              extra=http_settings(),

@@ -4,6 +4,12 @@
 backend through ``replay.Replayer`` and fails at the divergent step (secrets in clear:
 they are needed); ``write_replay`` writes it into the output folder.
 
+The file names no absolute path of the run: the spec folder and the file of a
+``file.py:factory`` backend are written relative to the replay file's own folder, and
+``located`` finds them from there when the file runs (from any folder, or with the project
+moved as a whole); one that is not found is a ``ReplayPathError`` saying what to set
+(``AUTHSPEC_REPLAY_SPECS``, ``AUTHSPEC_REPLAY_BACKEND``).
+
 The file is generated Python, and what it holds comes from a spec and a backend (names,
 parameters, reason codes, the divergence): none of that text is ever written as code, in a
 docstring or in a comment. Every such value is a literal built by ``literal``: ``repr`` of
@@ -17,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +38,10 @@ from .runfiles import write_text_atomically
 
 class ReplayValueError(AuthspecError, TypeError):
     """A value of the trace that is not plain data, so it cannot be written as a literal."""
+
+
+class ReplayPathError(AuthspecError, FileNotFoundError):
+    """The specs or the backend file a replay file names are not where it says."""
 
 
 HEADER = '''\
@@ -107,13 +118,13 @@ def replay_source(system: System, failure: Failure, backend: str,
         "# The rules of each variable or machine that diverged (System.rules_of).",
         f"SUBJECT_RULES = {literal({s: list(r) for s, r in failure.subjects})}",
         f"BACKEND = os.environ.get('AUTHSPEC_REPLAY_BACKEND', {literal(backend)})",
-        f"SPECS = {literal(specs)}",
+        f"SPECS = os.environ.get('AUTHSPEC_REPLAY_SPECS', {literal(specs)})",
         *([f"BACKEND_OPTIONS = {literal(dict(backend_options))}"] if backend_options else []),
         "",
         "",
         "def test_replay():",
         "    replay = Replayer(BACKEND, SPECS"
-        + (", options=BACKEND_OPTIONS)" if backend_options else ")"),
+        + (", options=BACKEND_OPTIONS" if backend_options else "") + ", here=__file__)",
         "    try:",
     ]
     body = [_step_line(step, count) for step, count in group_steps(failure.steps)]
@@ -160,12 +171,64 @@ def write_replay(out: str | Path, system: System, failure: Failure, backend: str
     HTTP check."""
     path = Path(out) / replay_name(failure, backend)
     return write_text_atomically(path, replay_file_source(system, failure, backend, specs,
-                                                          http))
+                                                          http, at=path.parent))
 
 
 def replay_file_source(system: System, failure: Failure, backend: str, specs: str | None,
                        http: tuple[str, str | None] | None = None,
-                       backend_options: Sequence[tuple[str, Any]] = ()) -> str:
-    """The replay file's text, over HTTP when ``http`` is given."""
+                       backend_options: Sequence[tuple[str, Any]] = (), *,
+                       at: Path | None = None) -> str:
+    """The replay file's text, over HTTP when ``http`` is given; ``at``: the folder it goes
+    into, which its specs and backend file are written relative to."""
+    if at is not None:
+        backend, specs = relative(backend, specs, at)
     source = replay_source(system, failure, backend, specs, backend_options)
     return source if http is None else with_http(source, *http)
+
+
+def _file_backend(backend: str) -> tuple[str, str] | None:
+    """(file, factory) of a ``file.py:factory`` backend, else None (as backends.load_object)."""
+    module, sep, attribute = backend.partition(":")
+    if sep and (module.endswith(".py") or "/" in module):
+        return module, attribute
+    return None
+
+
+def _relative_to(path: str, folder: Path) -> str:
+    return os.path.relpath(Path(path).resolve(), folder.resolve())
+
+
+def relative(backend: str, specs: str | None, folder: Path) -> tuple[str, str | None]:
+    """The backend and specs as a replay file in ``folder`` writes them: the spec folder and
+    the backend's file relative to ``folder`` (None: the shipped specs, kept)."""
+    if specs is not None:
+        specs = _relative_to(specs, folder)
+    in_file = _file_backend(backend)
+    if in_file is not None:
+        backend = f"{_relative_to(in_file[0], folder)}:{in_file[1]}"
+    return backend, specs
+
+
+def located(backend: str, specs: str | None, here: str) -> tuple[str, str | None]:
+    """The backend and specs a replay file at ``here`` names, found from its folder (a
+    relative path is tried beside the file first, then from the current folder);
+    ``ReplayPathError`` when either is in neither place."""
+    folder = Path(here).resolve().parent
+    if specs is not None:
+        specs = _found(specs, folder, "the specs", "AUTHSPEC_REPLAY_SPECS=DIR")
+    in_file = _file_backend(backend)
+    if in_file is not None:
+        found = _found(in_file[0], folder, "the backend's file",
+                       "AUTHSPEC_REPLAY_BACKEND=path/to/file.py:factory")
+        backend = f"{found}:{in_file[1]}"
+    return backend, specs
+
+
+def _found(path: str, folder: Path, what: str, setting: str) -> str:
+    for candidate in ((Path(path),) if Path(path).is_absolute() else
+                      (folder / path, Path(path))):
+        if candidate.exists():
+            return str(candidate)
+    raise ReplayPathError(
+        f"{what} {path} (written relative to the replay file's folder {folder}) not found: "
+        f"keep the replay file in its run's output folder, or set {setting}")

@@ -1,9 +1,11 @@
-"""Commands of the model package: ``validate``, ``simulate``, ``trace``."""
+"""Commands of the model package: ``validate``, ``simulate``, ``trace``, ``schema``; and the
+helpers every command uses to read the project's configuration (project.py)."""
 
 from __future__ import annotations
 
 import io
 import json
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +18,8 @@ from .checks import SOLVER_BUDGET_S, SOLVER_TIMEOUT_MS, check_system, errors
 from .console import PIPE_WIDTH, output_width, plain, plain_console
 from .errors import ModelError, SpecErrors
 from .ir import Rejection, System, citing_name
-from .loader import load
+from .loader import load, schema
+from .project import Fallback, Project, ProjectError, choose_specs, find_project
 from .secrets import masked
 from .simulate import StepResult, read_trace, run_trace
 from .traceability import Matrix, RuleRow, matrix
@@ -30,9 +33,39 @@ def console() -> Console:
     return Console(highlight=False, soft_wrap=True, width=output_width())
 
 
+SPECS_DEFAULT = ("default: specs in authspec.toml, else ./specs, else the shipped example "
+                 "(with a note)")
 SpecsArg = Annotated[Path | None, typer.Argument(
-    help="Folder of the specs (holding system.yaml) or a system file; default: the shipped "
-         "specs.", show_default=False)]
+    help="Folder of the specs (holding system.yaml) or a system file; " + SPECS_DEFAULT,
+    show_default=False)]
+
+
+def project_or_exit() -> Project:
+    """The configuration in force (project.py); its errors on stderr and exit 2 when the
+    file is wrong."""
+    try:
+        return find_project()
+    except ProjectError as error:
+        raise _usage_error(error) from None
+
+
+def _usage_error(error: ProjectError) -> typer.Exit:
+    """The error on stderr (located lines as they are, else after ``error:``); exit 2."""
+    typer.echo(str(error) if error.errors else f"error: {error}", err=True)
+    return typer.Exit(2)
+
+
+def specs_or_exit(given: str | Path | None, project: Project, command: str,
+                  fallback: Fallback = "note") -> Path | None:
+    """The specs ``command`` uses (project.choose_specs; None: the shipped ones); the note
+    of the shipped fallback on stderr; exit 2 with what to do when it refuses."""
+    try:
+        chosen, note = choose_specs(given, project, command, fallback)
+    except ProjectError as error:
+        raise _usage_error(error) from None
+    if note is not None:
+        print(note, file=sys.stderr)
+    return Path(chosen) if chosen is not None else None
 
 
 def load_or_exit(specs: Path | None, out: Console) -> System:
@@ -68,7 +101,7 @@ def validate(specs: SpecsArg = None,
              ) -> None:
     """Load the specs and run every static check; exit 1 on errors."""
     out = plain_console()
-    system = load_or_exit(specs, out)
+    system = load_or_exit(specs_or_exit(specs, project_or_exit(), "validate"), out)
     findings = check_system(system, timeout_ms=solver_timeout, budget_s=solver_budget)
     for finding in findings:
         out.print(finding.format())
@@ -84,7 +117,7 @@ def validate(specs: SpecsArg = None,
 
 
 def simulate(trace: Annotated[Path, typer.Argument(help="Trace file (YAML or JSON).")],
-             specs: Annotated[Path | None, typer.Option(help="Specs folder; default: shipped.")]
+             specs: Annotated[Path | None, typer.Option(help="Specs folder; " + SPECS_DEFAULT)]
              = None,
              show_secrets: Annotated[bool, typer.Option(help="Print secret parameters in "
                                                           "clear.")] = False,
@@ -92,7 +125,7 @@ def simulate(trace: Annotated[Path, typer.Argument(help="Trace file (YAML or JSO
              ) -> None:
     """Run a trace of events through the model; print each step's outcome and rules."""
     out = plain_console()
-    system = load_or_exit(specs, out)
+    system = load_or_exit(specs_or_exit(specs, project_or_exit(), "simulate"), out)
     try:
         steps = read_trace(trace, system)
     except SpecErrors as err:
@@ -181,7 +214,7 @@ def trace(specs: SpecsArg = None,
           ) -> None:
     """Print the traceability matrix: each rule and what enforces it, each question's answer."""
     out = plain_console()
-    system = load_or_exit(specs, out)
+    system = load_or_exit(specs_or_exit(specs, project_or_exit(), "trace"), out)
     table = matrix(system)
     if fmt not in ("json", "markdown", "text"):
         out.print(f"unknown format {fmt!r}: use text, json or markdown")
@@ -269,7 +302,27 @@ def _markdown(table: Matrix, lang: str) -> str:
     return "\n".join(lines)
 
 
+def schema_command(output: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Write the schema to this file instead of printing it")] = None,
+                   ) -> None:
+    """Print (or write) the JSON Schema of spec files, for editors' completion and help."""
+    text = json.dumps(schema(), ensure_ascii=False, indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        if output.parent != Path():
+            output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        typer.echo(f"error: cannot write {output}: {error.strerror or error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"wrote {output}: point editors at it with the first line of each spec file: "
+               f"# yaml-language-server: $schema={output}")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(validate)
     app.command()(simulate)
     app.command()(trace)
+    app.command("schema")(schema_command)

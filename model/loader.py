@@ -178,7 +178,7 @@ def _explain(doc: Located, error: jsonschema.ValidationError) -> list[SpecError]
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed))
         return [SpecError(doc.span((*path, key), key=True), f"unknown key {key!r} in {where}",
-                          _suggest(key, allowed)) for key in extra]
+                          _unknown_key_hint(key, allowed)) for key in extra]
     if error.validator == "required":
         missing = error.message.split("'")[1]
         return [SpecError(doc.span(path), f"{where} needs the key {missing!r}",
@@ -194,7 +194,22 @@ def _explain(doc: Located, error: jsonschema.ValidationError) -> list[SpecError]
         return [SpecError(doc.span(path), f"invalid name in {where}: {error.message}",
                           "names are lower case: letters, digits and '_'")]
     return [SpecError(doc.span(path), f"{where}: {error.message}",
-                      "see the schema in model/schema/authspec.schema.json")]
+                      "see the JSON Schema of spec files: authspec schema -o FILE")]
+
+
+#: a key no spec key looks like: a fragment of an expression (brackets, operators, spaces)
+_FRAGMENT = re.compile(r"[^A-Za-z0-9_]")
+
+
+def _unknown_key_hint(key: str, allowed: list[str]) -> str:
+    """The hint of an unknown key: the close known key, or, for a key that looks like a
+    piece of an expression, how YAML cut it there and how to quote it."""
+    if isinstance(key, str) and _FRAGMENT.search(key):
+        return (f"{key!r} looks like the end of an expression: in a YAML flow mapping "
+                "{when: a(b, c)} the comma ends the value and the rest becomes a key; quote "
+                "the expression: {when: \"not matches(p, policy)\"}, or write it on a line "
+                "of its own (when: not matches(p, policy))")
+    return _suggest(key, allowed)
 
 
 class _Builder:
