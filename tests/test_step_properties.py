@@ -240,19 +240,20 @@ def test_check_reports_a_property_the_model_breaks_as_a_spec_bug(tmp_path: Path)
 
 
 def test_check_reports_a_shipped_property_broken_by_a_spec_variant(tmp_path: Path) -> None:
-    # A spec bug: the online-banking channel no longer needs a login (R16, Q7, Q17).
-    spec = shipped_edited(tmp_path, "session.yaml",
-                          "when: channel == 'online_banking' or method == 'ukey'\n"
-                          "    reason: not_logged_in", "when: method == 'ukey'\n"
-                          "    reason: not_logged_in")
+    # A spec bug: a U-key application no longer invalidates the payment password (R22), so
+    # the first accepted application (a goal the sweep always reaches) breaks a property.
+    spec = shipped_edited(tmp_path, "payment_password.yaml",
+                          "    event: [apply_otp_card, apply_ukey]\n    from: [active, "
+                          "invalidated]", "    event: [apply_otp_card]\n    from: [active, "
+                          "invalidated]")
     result = check(CheckOptions(backend="model", specs=str(spec), seed=2, database=None,
-                                out=None, examples=40, steps=20, max_seconds=30,
+                                out=None, examples=10, steps=20, max_seconds=None,
                                 shrink_seconds=3))
     assert result.status == "fail" and result.failure is not None, result.stopped
     failure = result.failure
-    assert failure.kind == "invariant"
-    assert "no_session_payment_while_logged_out" in failure.detail
-    assert set(failure.rules) == {"R16", "Q7", "Q17"}
+    assert failure.kind == "invariant" and failure.last.event == "apply_ukey"
+    assert "application_invalidates_payment_password" in failure.detail
+    assert set(failure.rules) == {"R21", "R22"}
 
 
 def test_the_shipped_model_holds_its_step_properties_on_every_example_trace(system) -> None:
