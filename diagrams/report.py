@@ -10,13 +10,15 @@ mail attachment or a wiki. Contents, in meeting order:
    variables, transitions (event, from, to, guard, effects, cited rules with the Chinese
    clause and the English reading), refusals (guard, reason code and label, rules) and
    invariants;
-3. the traceability matrix R1-R22 x machines, and rule -> citing elements (uncited rules
+3. the step properties (conditions on whole steps: before, event, outcome, after), when the
+   spec has any;
+4. the traceability matrix R1-R22 x machines, and rule -> citing elements (uncited rules
    stand out);
-4. the assumptions taken for the spec's open questions, each marked open for the meeting;
-5. with a run: coverage per kind, never-exercised elements, and each failure's trace
+5. the assumptions taken for the spec's open questions, each marked open for the meeting;
+6. with a run: coverage per kind, never-exercised elements, and each failure's trace
    (secrets masked) drawn on the overview;
-6. with ``--diff``: the semantic diff against an older spec and its diagrams;
-7. appendix: events and parameters (secret ones marked), reason codes, password policies.
+7. with ``--diff``: the semantic diff against an older spec and its diagrams;
+8. appendix: events and parameters (secret ones marked), reason codes, password policies.
 
 Secret parameters and variables are never shown in clear.
 """
@@ -28,7 +30,9 @@ import re
 from html import escape
 from typing import Any
 
-from authspec.model.ir import Machine, Rejection, System, Transition
+from authspec.model import stepprops
+from authspec.model.expr import unparse
+from authspec.model.ir import Machine, Rejection, StepProperty, System, Transition
 from authspec.model.secrets import DRAWN
 
 from .common import (
@@ -37,6 +41,7 @@ from .common import (
     expr_text,
     mask_json,
     mask_params,
+    mask_tree,
     no_way_out,
     secret_names,
     secret_params,
@@ -151,6 +156,8 @@ class Report:
                  ("refusals", len(s.rejections)), ("invariants", len(s.all_invariants)),
                  ("rules cited", f"{n_cited}/{len(rules)}"),
                  ("open questions", len(s.catalogue.questions))]
+        if s.step_properties:
+            cards.insert(4, ("step properties", len(s.step_properties)))
         if self.coverage is not None:
             for kind, (hit, total) in self.coverage.summary(s).items():
                 kind = {"rejections": "refusals"}.get(kind, kind)
@@ -158,8 +165,10 @@ class Report:
             cards.append(("failures", len(self.coverage.failures)))
         nav = [f'<li><a href="#machine-{e(m.name)}">{e(m.name)}</a> '
                f'<span class="muted">{e(m.label.en)}</span></li>' for m in s.machines]
-        nav += ['<li><a href="#overview">overview diagram</a></li>',
-                f'<li><a href="#traceability">traceability {e(_id_span(s.catalogue.rules))}'
+        nav.append('<li><a href="#overview">overview diagram</a></li>')
+        if s.step_properties:
+            nav.append('<li><a href="#step-properties">step properties</a></li>')
+        nav += [f'<li><a href="#traceability">traceability {e(_id_span(s.catalogue.rules))}'
                 '</a></li>',
                 f'<li><a href="#assumptions">assumptions {e(_id_span(s.catalogue.questions))}'
                 '</a></li>']
@@ -271,6 +280,29 @@ class Report:
                 f'<th>in</th><th>guard</th><th>reason</th>{then_head}<th>rules (clause / '
                 f'reading)</th>{head}</tr>{"".join(rows)}</table>')
 
+    def step_properties(self) -> str:
+        """The step properties: what each demands of every step of its events, and why."""
+        props = self.system.step_properties
+        if not props:
+            return ""
+        rows = [f'<tr id="{e(p.id)}"><td><code>{e(p.id)}</code><br>{e(p.label.en)}<br>'
+                f'<span class="zh" lang="zh">{e(p.label.zh)}</span></td>'
+                f'<td>{e(", ".join(p.events) or "(every event)")}</td>'
+                f'<td><code>{e(self._holds_text(p))}</code></td>'
+                f'<td>{self.cites(p.rules)}</td></tr>' for p in props]
+        return ('<section id="step-properties"><h2>Step properties</h2><p>Conditions on one '
+                'whole step, checked on every step of the model (simulate, check): '
+                '<code>before.m.x</code> is a value before the event, <code>after.m.x</code> '
+                'after it; <code>event</code>, <code>accepted</code> and <code>reason</code> '
+                'say what the step was and what came of it.</p><table><tr><th>id</th>'
+                '<th>events</th><th>holds</th><th>rules (clause / reading)</th></tr>'
+                + "".join(rows) + "</table></section>")
+
+    def _holds_text(self, prop: StepProperty) -> str:
+        """A step property's expression, string literals next to a secret masked."""
+        plain_tree, moments = stepprops.without_moments(prop.holds.tree)
+        return unparse(stepprops.with_moments(mask_tree(plain_tree, self.system), moments))
+
     def traceability(self) -> str:
         s = self.system
         cited = s.citations()
@@ -309,7 +341,8 @@ class Report:
 
     @staticmethod
     def _element_name(element: Any) -> str:
-        kind = type(element).__name__.lower().replace("rejection", "refusal")
+        kind = type(element).__name__.lower().replace("rejection", "refusal").replace(
+            "stepproperty", "step property")
         return f"{kind} {getattr(element, 'id', None) or getattr(element, 'name', '')}"
 
     def questions(self) -> str:
@@ -466,7 +499,7 @@ class Report:
 
     def html(self) -> str:
         body = [self.header(), self.overview(), *(self.machine(m) for m in self.system.machines),
-                self.traceability(), self.questions()]
+                self.step_properties(), self.traceability(), self.questions()]
         if self.coverage is not None:
             body.append(self.run())
         if self.diff is not None:

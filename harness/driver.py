@@ -5,10 +5,12 @@ coverage, failures, counters, time budget); ``Driver`` sends each step to the mo
 the backend and compares them: the backend's ``Response`` against the model's
 ``Outcome`` (accepted or rejected, and the reason code); then the backend's observation,
 if the adapter offers ``observe()`` (states, and variables that are not secret); then the
-spec's invariants on the model. A difference raises ``Nonconformance``; a backend that
-raises, hangs or answers garbage raises ``BackendAbort``: it is a backend error, reported
-with its step, never a nonconformance. The Hypothesis machine (machine.py), the sweep
-(sweep.py) and minimisation (minimise.py) all drive examples through it.
+spec's invariants and step properties on the model (one the model breaks is a spec bug,
+reported as kind "invariant" with the step and the rules). A difference raises
+``Nonconformance``; a backend that raises, hangs or answers garbage raises
+``BackendAbort``: it is a backend error, reported with its step, never a nonconformance.
+The Hypothesis machine (machine.py), the sweep (sweep.py) and minimisation (minimise.py)
+all drive examples through it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from authspec.model import Executable, Outcome
 from authspec.model.expr import policy_checker
 from authspec.model.ir import System, Variable
 from authspec.model.secrets import hint, relation
+from authspec.model.semantics import Snapshot
 
 from .adapter import Observation, Response
 from .backends import Backend, BackendFailure
@@ -154,6 +157,7 @@ class Driver:
         run.check_time(new_example=False)
         hints = self.lazy_hints(event, params)
         model = self.model
+        before = model.snapshot()
         expected = model.step(event, params)
         run.coverage.record(expected, model.states)
         self.memory.note(model, self.analysis.str_variables)
@@ -191,9 +195,22 @@ class Driver:
                       "the model breaks invariants of the spec: "
                       + ", ".join(f"{i.id} ({i.expr.source})" for i in broken),
                       rules=tuple(r for i in broken for r in i.rules))
+        self.check_step_properties(before, event, params, expected)
         if run.on_progress is not None and run.steps % 200 == 0:
             run.on_progress(run)
         return expected
+
+    def check_step_properties(self, before: Snapshot, event: str, params: Mapping[str, Any],
+                              expected: Outcome) -> None:
+        """Fail (kind "invariant": a spec bug) if the model's step breaks a step property."""
+        model = self.model
+        broken = model.semantics.violated_step_properties(before, event, params, expected,
+                                                          model.snapshot())
+        if broken:
+            self.fail("invariant",
+                      "the model breaks step properties of the spec: "
+                      + ", ".join(f"{p.id} ({p.holds.source}) at {p.span}" for p in broken),
+                      rules=tuple(dict.fromkeys(r for p in broken for r in p.rules)))
 
     def fail(self, kind: str, detail: str, *, differences: tuple[str, ...] = (),
              rules: tuple[str, ...] = (), subjects: tuple[str, ...] = ()) -> None:

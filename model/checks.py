@@ -23,8 +23,9 @@ values, the states of every machine); ``matches(x, policy)`` is an uninterpreted
 - ``unreachable-transition`` (warning): a transition the event's refusals always pre-empt.
 
 Traceability checks against the rules catalogue:
-- ``unknown-citation``: a cited rule or question ID the catalogue does not have;
-- ``uncited-rule``: a rule no transition, refusal, invariant or policy cites;
+- ``unknown-citation``: a cited rule or question ID the catalogue does not have (step
+  properties included);
+- ``uncited-rule``: a rule no transition, refusal, invariant, policy or step property cites;
 - ``unanswered-question``: an open question with no recorded assumption;
 - ``unknown-question``: an assumption for a question the catalogue does not have.
 
@@ -103,7 +104,7 @@ def check_system(system: System, *, timeout_ms: int = SOLVER_TIMEOUT_MS,
     try:
         findings: list[Finding] = []
         for check in (_citations, _graph, _guards, _priorities, _divisions, _refusal_effects,
-                      _initial_invariants, _unused):
+                      _initial_invariants, _unused, _step_property_citations):
             findings.extend(check(system))
     finally:
         _LIMITS.reset(token)
@@ -151,6 +152,20 @@ def _citations(system: System) -> Iterator[Finding]:
             yield Finding("error", "unknown-question",
                           f"assumption for {assumption.question}, which the catalogue does "
                           "not list", assumption.span, "use a question ID of the catalogue")
+
+
+def _step_property_citations(system: System) -> Iterator[Finding]:
+    """``unknown-citation`` for the rules and questions step properties cite."""
+    catalogue = system.catalogue
+    known = {r.id for r in catalogue.rules} | {q.id for q in catalogue.questions}
+    for prop in system.step_properties:
+        for cited_id in prop.rules:
+            if cited_id not in known:
+                kind = "rule" if cited_id.startswith("R") else "question"
+                yield Finding("error", "unknown-citation",
+                              f"step property {prop.id} cites {cited_id}, which the catalogue "
+                              f"({catalogue.file}) has no {kind} for", prop.span,
+                              "cite an existing ID, or add the rule to the catalogue")
 
 
 def _describe(element: Transition | Rejection | Invariant | Policy | Assumption) -> str:

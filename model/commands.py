@@ -160,6 +160,7 @@ def simulate(trace: Annotated[Path, typer.Argument(help="Trace file (YAML or JSO
                 "rules": list(outcome.rules), "expected": result.step.expect,
                 "as_expected": result.as_expected, "configuration": dict(result.configuration),
                 "broken_invariants": list(result.broken_invariants),
+                "broken_step_properties": list(result.broken_step_properties),
                 "refusal_changed": changed if not outcome.accepted else [],
             }, ensure_ascii=False))
             continue
@@ -167,6 +168,9 @@ def simulate(trace: Annotated[Path, typer.Argument(help="Trace file (YAML or JSO
         mark = "" if result.as_expected else f"   <-- expected {result.step.expect}"
         if result.broken_invariants:
             mark = f"   <-- invariant broken: {'; '.join(result.broken_invariants)}"
+        if result.broken_step_properties:
+            mark = (mark if result.broken_invariants else "") + (
+                f"   <-- step property broken: {'; '.join(result.broken_step_properties)}")
         out.print(f"{result.number:>3}. {event.name}({shown})")
         by = ", ".join(outcome.transitions) or outcome.rejection or "otherwise"
         out.print(f"     -> {outcome}  by {by}  rules {', '.join(outcome.rules) or '-'}{mark}")
@@ -267,6 +271,7 @@ def _elements(row: RuleRow) -> list[str]:
     items += [f"refusal {r.id} ({r.reason}{_changes_of(r)})" for r in row.rejections]
     items += [f"invariant {i.id}" for i in row.invariants]
     items += [f"policy {p.name}" for p in row.policies]
+    items += [f"step property {p.id}" for p in row.step_properties]
     return items
 
 

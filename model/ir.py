@@ -13,7 +13,10 @@ Vocabulary:
 - A *rejection* refuses an event with a declared *reason* code; a refused event changes
   nothing, unless the deciding rejection has *effects* or a *target* (a wrong password is
   refused and counted; the third one also locks the account).
-- Every transition, rejection and invariant *cites* rule IDs (R1...) or question IDs (Q1...).
+- A *step property* is a condition on one whole step: the snapshot before, the event and its
+  parameters, the outcome and the snapshot after ("no payment is accepted while logged out").
+- Every transition, rejection, invariant and step property *cites* rule IDs (R1...) or
+  question IDs (Q1...).
 """
 
 from __future__ import annotations
@@ -268,6 +271,28 @@ class Invariant:
 
 
 @dataclass(frozen=True)
+class StepProperty:
+    """A condition every step of ``events`` (every step, when empty) must meet.
+
+    ``holds`` reads the state before the step (``before.machine.name``), the state after it
+    (``after.machine.name``), the event's parameters by name, ``event``, ``accepted`` and
+    ``reason`` (see stepprops.py); its variable and state references name their machine
+    ``before.machine`` or ``after.machine``. ``machine`` is the machine file that declares
+    it (None for the system file or a properties file)."""
+
+    id: str
+    machine: str | None
+    events: tuple[str, ...]
+    holds: Expr
+    rules: tuple[str, ...]
+    label: Text = Text()
+    span: Span = NOWHERE
+
+    def applies_to(self, event: str) -> bool:
+        return not self.events or event in self.events
+
+
+@dataclass(frozen=True)
 class Machine:
     name: str
     label: Text
@@ -318,7 +343,8 @@ class Assumption:
     span: Span = NOWHERE
 
 
-def citing_name(element: Transition | Rejection | Invariant | Policy | Assumption) -> str:
+def citing_name(element: Transition | Rejection | Invariant | Policy | Assumption
+                | StepProperty) -> str:
     """What an element that cites rules is called: its ID, a policy's name, an answer's question."""
     if isinstance(element, Policy):
         return element.name
@@ -370,6 +396,7 @@ class System:
     file: str
     span: Span = NOWHERE
     _index: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+    step_properties: tuple[StepProperty, ...] = ()  # of every file, in the order read
 
     def __hash__(self) -> int:
         """Computed once (the fields' hash, as dataclasses define it): a system is large
@@ -457,11 +484,13 @@ class System:
                 cited.update(invariant.rules)
         return tuple(sorted(cited, key=citation_order))
 
-    def citations(self) -> dict[str, list[Transition | Rejection | Invariant | Policy]]:
+    def citations(self) -> dict[str, list[Transition | Rejection | Invariant | Policy
+                                          | StepProperty]]:
         """Rule or question ID -> every element that cites it, in spec order."""
-        cited: dict[str, list[Transition | Rejection | Invariant | Policy]] = {}
-        elements: tuple[Transition | Rejection | Invariant | Policy, ...] = (
-            *self.transitions, *self.rejections, *self.all_invariants, *self.policies)
+        cited: dict[str, list[Transition | Rejection | Invariant | Policy | StepProperty]] = {}
+        elements: tuple[Transition | Rejection | Invariant | Policy | StepProperty, ...] = (
+            *self.transitions, *self.rejections, *self.all_invariants, *self.policies,
+            *self.step_properties)
         for element in elements:
             for rule_id in element.rules:
                 cited.setdefault(rule_id, []).append(element)

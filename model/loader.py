@@ -24,6 +24,7 @@ from typing import Any
 import jsonschema
 
 from . import expr as ex
+from . import stepprops
 from .errors import ExprError, SpecError, SpecErrors
 from .ir import (
     BOOL,
@@ -44,6 +45,7 @@ from .ir import (
     Rule,
     Span,
     State,
+    StepProperty,
     System,
     Text,
     Transition,
@@ -133,6 +135,17 @@ def _suggest(name: str, known: Iterable[str]) -> str:
     return f"{prefix}known: {listing or 'none'}"
 
 
+def _key_hint(key: Any, allowed: list[str]) -> str:
+    """What to write instead of an unknown key; YAML turns an unquoted ``on``, ``off``,
+    ``yes`` or ``no`` key into a bool (a step property's ``on:`` is ``events:``)."""
+    if isinstance(key, str):
+        return _suggest(key, allowed)
+    instead = " (for the events a step property applies to: 'events:')" if "events" in (
+        allowed) else ""
+    return (f"YAML reads an unquoted on, off, yes or no as {key}: use another key{instead}, "
+            f"or quote it; known: {', '.join(sorted(allowed))}")
+
+
 def schema_errors(doc: Located, expected_kind: str) -> list[SpecError]:
     """Check one document against the JSON Schema; every error located and explained."""
     data = doc.data
@@ -176,7 +189,7 @@ def _explain(doc: Located, error: jsonschema.ValidationError) -> list[SpecError]
     where = ".".join(str(p) for p in path) or "the top level"
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(allowed))
+        extra = sorted(set(error.instance) - set(allowed), key=str)
         return [SpecError(doc.span((*path, key), key=True), f"unknown key {key!r} in {where}",
                           _unknown_key_hint(key, allowed)) for key in extra]
     if error.validator == "required":
@@ -201,7 +214,7 @@ def _explain(doc: Located, error: jsonschema.ValidationError) -> list[SpecError]
 _FRAGMENT = re.compile(r"[^A-Za-z0-9_]")
 
 
-def _unknown_key_hint(key: str, allowed: list[str]) -> str:
+def _unknown_key_hint(key: Any, allowed: list[str]) -> str:
     """The hint of an unknown key: the close known key, or, for a key that looks like a
     piece of an expression, how YAML cut it there and how to quote it."""
     if isinstance(key, str) and _FRAGMENT.search(key):
@@ -209,7 +222,7 @@ def _unknown_key_hint(key: str, allowed: list[str]) -> str:
                 "{when: a(b, c)} the comma ends the value and the rest becomes a key; quote "
                 "the expression: {when: \"not matches(p, policy)\"}, or write it on a line "
                 "of its own (when: not matches(p, policy))")
-    return _suggest(key, allowed)
+    return _key_hint(key, allowed)
 
 
 class _Builder:
@@ -259,6 +272,7 @@ class _Builder:
             doc = self.read(path, "machine", sys_doc.span(("machines", index)))
             if doc is not None:
                 machine_docs.append((index, doc))
+        property_docs = self.property_docs(sys_doc)
         self.stop_if_errors()
 
         enums = self.enums(sys_doc)
@@ -301,12 +315,16 @@ class _Builder:
             Assumption(qid, _text(body["choice"]), tuple(body["rules"]),
                        sys_doc.span(("assumptions", qid), key=True))
             for qid, body in (data.get("assumptions") or {}).items())
+        step_properties = self.all_step_properties(
+            [(sys_doc, None), *((doc, doc.data["name"]) for doc, _, _ in shells),
+             *((doc, None) for doc in property_docs)])
         self.stop_if_errors()
         return System(
             name=data["name"], label=_text(data.get("label")), machines=machines,
             events=events, reasons=reasons, policies=policies, enums=enums,
             invariants=invariants, assumptions=assumptions, catalogue=catalogue,
-            otherwise=otherwise, file=sys_doc.file, span=sys_doc.span(()))
+            otherwise=otherwise, file=sys_doc.file, span=sys_doc.span(()),
+            step_properties=step_properties)
 
     def named_file(self, doc: Located, path: tuple, name: str, what: str) -> Path | None:
         """The file that ``name`` (written at ``path`` of ``doc``) names, if it exists."""
@@ -631,6 +649,78 @@ class _Builder:
             if expression is not None:
                 yield Invariant(iid, machine, expression, tuple(item["rules"]),
                                 _text(item.get("label")), doc.span(ipath))
+
+    # -- step properties ---------------------------------------------------------------------
+    def property_docs(self, sys_doc: Located) -> list[Located]:
+        """The files of ``kind: properties`` the system file lists in ``property_files:``."""
+        docs = []
+        for index, name in enumerate(sys_doc.data.get("property_files") or []):
+            path = self.named_file(sys_doc, ("property_files", index), name, "properties file")
+            if path is None:
+                continue
+            doc = self.read(path, "properties", sys_doc.span(("property_files", index)))
+            if doc is not None:
+                docs.append(doc)
+        return docs
+
+    def all_step_properties(self, docs: list[tuple[Located, str | None]]
+                            ) -> tuple[StepProperty, ...]:
+        """The ``step_properties:`` of every file (system, machines, properties files), each
+        id used once in the whole system."""
+        seen: dict[str, Span] = {}
+        result = []
+        for doc, machine in docs:
+            for index, item in enumerate(doc.data.get("step_properties") or []):
+                path = ("step_properties", index)
+                pid = item["id"] if machine is None else f"{machine}.{item['id']}"
+                if pid in seen:
+                    self.error(doc, (*path, "id"), f"step property id {pid!r} is used twice "
+                               f"(first at {seen[pid]})", "give each step property its own id")
+                    continue
+                seen[pid] = doc.span(path)
+                prop = self.step_property(doc, path, item, pid, machine)
+                if prop is not None:
+                    result.append(prop)
+        return tuple(result)
+
+    def step_property(self, doc: Located, path: tuple, item: dict, pid: str,
+                      machine: str | None) -> StepProperty | None:
+        """One step property: its events resolved, its ``holds:`` parsed and checked."""
+        events = _as_tuple(item.get("events"))
+        for index, name in enumerate(events):
+            if name not in self.event_map:
+                where = (*path, "events", index) if isinstance(item["events"], list) else (
+                    *path, "events")
+                self.error(doc, where, f"unknown event {name!r} (step property {pid})",
+                           _suggest(name, self.event_map) + "; events are declared in the "
+                           "system file")
+        if any(name not in self.event_map for name in events):
+            return None
+        declared = tuple(self.event_map[name] for name in events)
+        for event in declared:
+            for param in event.params:
+                if param.name in (*stepprops.OUTCOME_NAMES, *stepprops.MOMENTS):
+                    self.error(doc, (*path, "events"), f"event {event.name}'s parameter "
+                               f"{param.name!r} has the name of what a step property reads "
+                               f"of the step itself ({param.name})",
+                               "rename the parameter: in a step property the built-in "
+                               "name would hide it")
+        scope = stepprops.StepScope(machine, declared, tuple(self.event_map),
+                                    tuple(sorted(self.reason_codes)), self.all_vars,
+                                    self.all_states, self.policy_map)
+        source = item["holds"]
+        text = source if isinstance(source, str) else ("true" if source else "false")
+        try:
+            tree, typ = stepprops.check_holds(text, scope)
+        except ExprError as err:
+            self.errors.append(SpecError(doc.expr_span((*path, "holds"), err.offset),
+                                         f"{err.message} (step property {pid})", err.hint))
+            return None
+        offsets = tuple((at, doc.expr_span((*path, "holds"), at)) for at in sorted(
+            {node.offset for node in ex.walk(tree)}))
+        holds = Expr(text, tree, typ, doc.span((*path, "holds")), offsets)
+        return StepProperty(pid, machine, events, holds, tuple(item["rules"]),
+                            _text(item.get("label")), doc.span(path))
 
     def expression(self, doc: Located, path: tuple, source: Any, machine: str | None,
                    event: str | None, expected: Type) -> Expr | None:

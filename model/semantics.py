@@ -34,6 +34,10 @@ The runtime enforces what the spec declares: an effect that would take an ``int`
 its ``min``/``max``, or a division or modulo by zero in a guard or an effect, raises a
 ``ModelError`` naming the spec's file, line and column, the event and what to change.
 
+Step properties (``step_properties:``, stepprops.py) are conditions on a whole step; they are
+not part of ``step`` but judged of its result by the pure ``violated_step_properties(before,
+event, params, outcome, after)``: simulate, the harness and the exploration to come all ask it.
+
 Guards and effects are compiled with positional keys (``expr.Keys``): closures read the
 snapshot tuples directly, with no dictionary built per step. Consumers that need closures
 of their own over the same snapshots (the harness's analysis of guard conjuncts) get them
@@ -50,7 +54,18 @@ from typing import Any
 
 from .errors import ModelError
 from .expr import Evaluator, Keys, Node, StateRef, VarRef, compile_expr, walk
-from .ir import Assignment, Event, Invariant, Policy, Rejection, Span, System, Transition, Variable
+from .ir import (
+    Assignment,
+    Event,
+    Invariant,
+    Policy,
+    Rejection,
+    Span,
+    StepProperty,
+    System,
+    Transition,
+    Variable,
+)
 
 
 @dataclass(frozen=True)
@@ -154,7 +169,18 @@ class CompiledInvariant:
     reads: frozenset[str]  # the variables ("machine.var") and machines (states) it reads
 
 
-Element = CompiledRefusal | CompiledTransition | CompiledEffect | CompiledInvariant
+@dataclass(frozen=True)
+class CompiledStepProperty:
+    """A step property ready to be judged: ``holds(params, values, states)`` reads the
+    parameters with ``event``, ``accepted`` and ``reason`` added, the values of the snapshot
+    before followed by those after, and the states likewise (``step_keys``)."""
+
+    property: StepProperty
+    holds: Evaluator
+
+
+Element = (CompiledRefusal | CompiledTransition | CompiledEffect | CompiledInvariant
+           | CompiledStepProperty)
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,6 +203,9 @@ class Semantics:
                                                                   repr=False)
     _touched: dict[tuple[str | None, ...], tuple[CompiledInvariant, ...]] = field(
         default_factory=dict, repr=False)
+    # Per event, the step properties that apply to it, in spec order.
+    step_properties: Mapping[str, tuple[CompiledStepProperty, ...]] = field(
+        default_factory=lambda: MappingProxyType({}))
 
     # -- the three hooks of one step ----------------------------------------------------------
     def deciding_refusal(self, table: EventTable, snapshot: Snapshot,
@@ -322,6 +351,27 @@ class Semantics:
                 broken.append(compiled.invariant)
         return broken
 
+    def violated_step_properties(self, before: Snapshot, event: str, params: Mapping[str, Any],
+                                 outcome: Outcome, after: Snapshot) -> list[StepProperty]:
+        """The step properties that the step from ``before`` by ``event`` with ``params`` to
+        ``outcome`` and ``after`` breaks, in spec order. Pure: it reads only what it is given
+        (the model's step, or a backend's observed one)."""
+        compiled = self.step_properties.get(event, ())
+        if not compiled:
+            return []
+        seen = {**params, "event": event, "accepted": outcome.accepted,
+                "reason": outcome.reason}
+        values, states = before.values + after.values, before.states + after.states
+        broken = []
+        for prop in compiled:
+            try:
+                holds = prop.holds(seen, values, states)
+            except ArithmeticError as error:
+                raise self._located(prop, self.events.get(event), error) from None
+            if not holds:
+                broken.append(prop.property)
+        return broken
+
     def invariants_touched(self, outcome: Outcome) -> tuple[CompiledInvariant, ...]:
         """The invariants that read a variable or a state that ``outcome``'s transitions (or
         its deciding refusal) write: after a step from a snapshot where every invariant held,
@@ -429,6 +479,9 @@ def _where(element: Element | None) -> tuple[Span | str, str]:
     if isinstance(element, CompiledInvariant):
         i = element.invariant
         return i.expr.span, f"invariant {i.id} ({i.expr.source})"
+    if isinstance(element, CompiledStepProperty):
+        p = element.property
+        return p.holds.span, f"step property {p.id} ({p.holds.source})"
     return "<spec>", "an expression"
 
 
@@ -475,7 +528,36 @@ def _compile(system: System) -> Semantics:
                        tuple(v.initial for v in variables))
     return Semantics(system, machines, variables, MappingProxyType(machine_index),
                      MappingProxyType(variable_index), MappingProxyType(tables), invariants,
-                     initial, keys, MappingProxyType(policies))
+                     initial, keys, MappingProxyType(policies),
+                     step_properties=_step_properties(system, machine_index, variable_index,
+                                                      policies))
+
+
+def step_keys(machine_index: Mapping[str, int], variable_index: Mapping[str, int]) -> Keys:
+    """Where a step property's ``before.m.x`` and ``after.m.x`` (and ``before.m.state``)
+    are in the concatenation of the two snapshots: before's positions, then after's."""
+    n_machines, n_values = len(machine_index), len(variable_index)
+
+    def variable(name: str) -> int:
+        moment, _, qualified = name.partition(".")
+        return variable_index[qualified] + (n_values if moment == "after" else 0)
+
+    def state(name: str) -> int:
+        moment, _, machine = name.partition(".")
+        return machine_index[machine] + (n_machines if moment == "after" else 0)
+
+    return Keys(variable=variable, state=state)
+
+
+def _step_properties(system: System, machine_index: Mapping[str, int],
+                     variable_index: Mapping[str, int], policies: Mapping[str, Policy]
+                     ) -> Mapping[str, tuple[CompiledStepProperty, ...]]:
+    keys = step_keys(machine_index, variable_index)
+    compiled = [CompiledStepProperty(p, compile_expr(p.holds.tree, policies, keys))
+                for p in system.step_properties]
+    return MappingProxyType({
+        e.name: tuple(c for c in compiled if c.property.applies_to(e.name))
+        for e in system.events})
 
 
 def _reads(tree: Node) -> frozenset[str]:
@@ -514,6 +596,7 @@ def _table(event: Event, refusals: list[CompiledRefusal], transitions: list[Comp
 __all__ = [
     "CompiledEffect",
     "CompiledRefusal",
+    "CompiledStepProperty",
     "CompiledTransition",
     "EventTable",
     "Outcome",

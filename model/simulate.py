@@ -11,7 +11,9 @@ A trace file (YAML or JSON, read safely) is either a list of steps or a mapping:
       - {event: pay, params: {amount: 30000}, expect: accepted}
 
 Every problem in the trace (unknown event, missing or ill-typed parameter, unknown reason)
-is reported at ``file:line:column`` before anything runs.
+is reported at ``file:line:column`` before anything runs. A step after which an invariant
+does not hold, or that breaks a step property of the spec, is not as expected: its result
+names the property, its expression, where it is written and the rules it cites.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SpecError, SpecErrors
-from .ir import System
+from .ir import StepProperty, System
 from .runtime import Executable, Outcome
 from .yamlsafe import Located, read_yaml
 
@@ -43,10 +45,11 @@ class StepResult:
     configuration: Mapping[str, str]
     values: Mapping[str, Any] = field(default_factory=dict)
     broken_invariants: tuple[str, ...] = ()
+    broken_step_properties: tuple[str, ...] = ()
 
     @property
     def as_expected(self) -> bool:
-        if self.broken_invariants:
+        if self.broken_invariants or self.broken_step_properties:
             return False
         if self.step.expect is None:
             return True
@@ -126,12 +129,22 @@ def _step(doc: Located, path: tuple, item: Any, defaults: Mapping[str, Any], sys
 
 
 def run_trace(system: System, steps: list[Step]) -> list[StepResult]:
-    """Run the steps in a fresh model; a broken invariant is recorded on its step."""
+    """Run the steps in a fresh model; a broken invariant or step property is recorded on
+    its step."""
     model = Executable(system)
     results = []
     for number, step in enumerate(steps, 1):
+        before = model.snapshot()
         outcome = model.step(step.event, step.params)
         broken = tuple(f"{i.id} ({i.expr.source}, {i.span})" for i in model.violated_invariants())
+        properties = model.semantics.violated_step_properties(
+            before, step.event, step.params, outcome, model.snapshot())
         results.append(StepResult(number, step, outcome, model.configuration, dict(model.values),
-                                  broken))
+                                  broken, tuple(describe_step_property(p) for p in properties)))
     return results
+
+
+def describe_step_property(prop: StepProperty) -> str:
+    """``id (holds, file:line:column; rules R1, Q2)``: a broken step property, located."""
+    return (f"{prop.id} ({prop.holds.source}, {prop.span}; rules "
+            f"{', '.join(prop.rules)})")

@@ -14,12 +14,13 @@ from .ir import (
     Question,
     Rejection,
     Rule,
+    StepProperty,
     System,
     Transition,
     citing_name,
 )
 
-Element = Transition | Rejection | Invariant | Policy
+Element = Transition | Rejection | Invariant | Policy | StepProperty
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,12 @@ class RuleRow:
     rejections: tuple[Rejection, ...]
     invariants: tuple[Invariant, ...]
     policies: tuple[Policy, ...]
+    step_properties: tuple[StepProperty, ...] = ()
 
     @property
     def covered(self) -> bool:
-        return bool(self.transitions or self.rejections or self.invariants or self.policies)
+        return bool(self.transitions or self.rejections or self.invariants or self.policies
+                    or self.step_properties)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class Matrix:
                 "rejections": [_rejection(r) for r in row.rejections],
                 "invariants": [i.id for i in row.invariants],
                 "policies": [p.name for p in row.policies],
+                "step_properties": [p.id for p in row.step_properties],
             } for row in self.rules],
             "questions": [{
                 "id": row.question.id, "question": row.question.text,
@@ -97,7 +101,8 @@ def matrix(system: System) -> Matrix:
         return tuple(e for e in cited.get(rule_id, ()) if isinstance(e, kind))
 
     rules = tuple(RuleRow(rule, of(rule.id, Transition), of(rule.id, Rejection),
-                          of(rule.id, Invariant), of(rule.id, Policy))
+                          of(rule.id, Invariant), of(rule.id, Policy),
+                          of(rule.id, StepProperty))
                   for rule in system.catalogue.rules)
     answers = {a.question: a for a in system.assumptions}
     questions = tuple(QuestionRow(q, answers.get(q.id), tuple(cited.get(q.id, ())))
