@@ -130,7 +130,7 @@ def render_failure(console: Console, system: System, failure: Failure, *,
     lines = len(group_steps(failure.steps))
     grouped = f", repeats grouped into {lines} lines" if lines < len(failure.steps) else ""
     say(console, ("Minimal failing trace", "bold red"),
-        f" ({len(failure.steps)} steps{grouped}):")
+        f" ({len(failure.steps)} step{'' if len(failure.steps) == 1 else 's'}{grouped}):")
     for text in trace_lines(system, failure, show_secrets=show_secrets):
         say(console, text, style="red" if "\u2717" in text else "")
     say(console, (f"Divergence at step {last.index}", "bold"),

@@ -50,3 +50,5 @@ class CheckOptions:
     compare: str = "reason"  # "reason", or "outcome": accepted/refused only
     mapping: str | None = None  # the HTTP mapping file (--backend http)
     base_url: str | None = None  # the HTTP service's base URL (--backend http)
+    goals: tuple[str, ...] | None = None  # sweep only these goals (IDs); None: every goal
+    explore: bool = True  # explore with Hypothesis after the sweep (off: the sweep alone)

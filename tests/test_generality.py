@@ -9,6 +9,8 @@ model`` on a spec that breaks its own invariant says SPEC BUG, not NONCONFORMANC
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -171,3 +173,43 @@ def test_model_backend_passes_the_lockout_spec(app, tmp_path) -> None:
         catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "SPEC BUG" not in result.output
+
+
+# -- the pytest plugin's items ----------------------------------------------------------------
+
+HARNESS = ROOT / "tests" / "harness_specs"
+
+
+def test_plugin_items_one_per_goal_spread_over_workers_with_classnames(tmp_path) -> None:
+    from xml.etree import ElementTree
+
+    from authspec.harness.pytest_plugin import sweep_goals
+
+    adapters = HARNESS / "adapters.py"
+    xml = tmp_path / "report.xml"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", "-n", "2",
+         "--rootdir", str(tmp_path), "--authspec-backend", f"{adapters}:make_weak_pin",
+         "--authspec-specs", str(HARNESS / "tiny"), "--authspec-seed", "1",
+         "--authspec-examples", "5", "--authspec-max-seconds", "3", f"--junitxml={xml}"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert run.returncode == 1, run.stdout + run.stderr
+    goals = sweep_goals(load(HARNESS / "tiny"))
+    cases = list(ElementTree.parse(xml).getroot().iter("testcase"))
+    names = sorted(case.get("name") for case in cases)
+    assert names == sorted([f"sweep[{goal}]" for goal in goals] + ["explore"])
+    assert len(goals) > 5
+    # every case has the class of its backend's check
+    assert {case.get("classname") for case in cases} == {
+        f"authspec:{str(adapters).replace('/', '.')}:make_weak_pin"}
+    # both workers ran items of the one check
+    assert "[gw0]" in run.stdout and "[gw1]" in run.stdout
+    failed = {case.get("name"): case.find("failure") for case in cases}
+    message = failed["sweep[card.weak_pin]"].text
+    assert failed["sweep[card.issue]"] is None
+    # the message's sentences are whole lines: the verdict line is longer than a console
+    verdict = next(text for text in message.splitlines() if text.startswith("NONCONFORMANCE"))
+    assert re.fullmatch(r"NONCONFORMANCE \S+make_weak_pin differs from tiny_card, found after "
+                        r"[\d.]+ s \(\d+ examples, \d+ steps in [\d.]+ s\)", verdict), verdict
+    assert len(verdict) > 120
+    assert "Minimal failing trace (1 step):" in message
