@@ -194,6 +194,13 @@ class Report:
                        f'{e(text)}</span></div>')
         return "".join(out)
 
+    def event_cell(self, name: str) -> str:
+        """An event's name, marked when the event is an extension beyond the source."""
+        event = next((ev for ev in self.system.events if ev.name == name), None)
+        badge = (f' <span class="badge open">extension {e(event.extension)}</span>'
+                 if event is not None and event.extension else "")
+        return f"<code>{e(name)}</code>{badge}"
+
     def count_cell(self, count: int | None) -> str:
         if count is None:
             return ""
@@ -300,7 +307,7 @@ class Report:
             rows.append(
                 f'<tr id="{e(t.id)}"><td><code>{e(t.id)}</code>'
                 f'{"<br>" + e(t.label.en) if t.label.en else ""}{zh(t.label.zh)}</td>'
-                f'<td><code>{e(t.event)}</code></td><td>{e(", ".join(t.sources))} → {e(target)}'
+                f'<td>{self.event_cell(t.event)}</td><td>{e(", ".join(t.sources))} → {e(target)}'
                 f'</td><td><code>{e(expr_text(t.guard, self.system, t.machine))}</code></td>'
                 f'<td><code>{e(effects_text(t, self.system))}</code></td>'
                 f'<td>{self.cites(t.rules)}</td>{count}</tr>')
@@ -326,7 +333,7 @@ class Report:
                     f'{" → " + e(r.target) if r.target is not None else ""}</td>'
                     if changing else "")
             rows.append(
-                f'<tr id="{e(r.id)}"><td><code>{e(r.id)}</code></td><td><code>{e(r.event)}</code>'
+                f'<tr id="{e(r.id)}"><td><code>{e(r.id)}</code></td><td>{self.event_cell(r.event)}'
                 f'</td><td>{e(", ".join(r.sources) or "(any state)")}</td>'
                 f'<td><code>{e(expr_text(r.guard, self.system, r.machine))}</code></td>'
                 f'<td><code>{e(r.reason)}</code>{label}</td>{then}<td>{self.cites(r.rules)}</td>'
