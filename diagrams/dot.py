@@ -8,7 +8,11 @@ gives byte-identical DOT. Conventions:
   state has an arrow from a black dot; a final state has a double border; a state with no way
   out (no transition to another state) is shaded and says so;
 - an edge reads ``event [guard] / effects`` then the cited rule IDs; a transition that stays
-  where it is (``to: ~``) is a self-loop drawn with an open arrowhead;
+  where it is (``to: ~``) is a self-loop drawn with an open arrowhead; a state's self-loops
+  alternate between its top and its bottom, and a state with more than two labels them with
+  ``xlabel`` (placed clear of the rest), so that loop labels never overlap;
+- with coverage, a transition (or a refusal with a target) drawn from several states shows
+  its count once, on the edge from its first source;
 - refusals are listed in a note attached (dotted line) to the states they apply in: event,
   guard, reason code, effects (a refusal that counts) and rule IDs (``hide_rejections``
   leaves them out); a refusal with a target (``to:``, the third wrong password locking an

@@ -125,8 +125,7 @@ def matrix(system: System) -> Matrix:
     answers = {a.question: a for a in system.assumptions}
     questions = tuple(QuestionRow(q, answers.get(q.id), tuple(cited.get(q.id, ())))
                       for q in system.catalogue.questions)
-    extensions = tuple(
-        ExtensionRow(event, tuple(e for e in (*system.transitions, *system.rejections)
-                                  if e.event == event.name))
-        for event in system.events if event.extension)
+    acting: tuple[Transition | Rejection, ...] = (*system.transitions, *system.rejections)
+    extensions = tuple(ExtensionRow(event, tuple(e for e in acting if e.event == event.name))
+                       for event in system.events if event.extension)
     return Matrix(rules, questions, extensions)
