@@ -76,9 +76,11 @@ EVENT_PARAMS: dict[str, dict[str, ParamKind]] = {
     "change_payment_password": {"old": str, "new": str},
     "set_payment_password": {"new": str},
     "reset_payment_password": {"id_document": ID_DOCUMENTS, "card": CARDS},
-    "apply_otp_card": {"id_document": ID_DOCUMENTS, "card": CARDS},
+    "apply_otp_card": {"id_document": ID_DOCUMENTS, "card": CARDS, "business_form": bool,
+                       "ecommerce_declared": bool},
     "activate_otp_card": {},
-    "apply_ukey": {"id_document": ID_DOCUMENTS, "card": CARDS, "brand": BRANDS},
+    "apply_ukey": {"id_document": ID_DOCUMENTS, "card": CARDS, "business_form": bool,
+                   "ecommerce_declared": bool, "brand": BRANDS},
     "install_driver": {"brand": BRANDS},
     "download_certificate": {"route": ROUTES, "ukey_connected": bool},
     "pay": {
@@ -294,7 +296,8 @@ class BankAdapter:
 
     def _apply_otp_card(self, p: Mapping[str, Any]) -> None:
         self._wallet.otp_card = self.bank.apply_otp_card(
-            CUSTOMER, self._id_document(p["id_document"]), self._card(p["card"])
+            CUSTOMER, self._id_document(p["id_document"]), self._card(p["card"]),
+            business_form=p["business_form"], ecommerce_declared=p["ecommerce_declared"],
         )
 
     def _activate_otp_card(self, p: Mapping[str, Any]) -> None:
@@ -302,7 +305,8 @@ class BankAdapter:
 
     def _apply_ukey(self, p: Mapping[str, Any]) -> None:
         self.bank.apply_ukey(
-            CUSTOMER, self._id_document(p["id_document"]), self._card(p["card"]), p["brand"]
+            CUSTOMER, self._id_document(p["id_document"]), self._card(p["card"]), p["brand"],
+            business_form=p["business_form"], ecommerce_declared=p["ecommerce_declared"],
         )
 
     def _install_driver(self, p: Mapping[str, Any]) -> None:

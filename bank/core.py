@@ -300,13 +300,20 @@ class Bank:
             )
 
     def apply_otp_card(
-        self, customer: str, id_document: IdDocument | None, card_number: str | None
+        self,
+        customer: str,
+        id_document: IdDocument | None,
+        card_number: str | None,
+        *,
+        business_form: bool = True,
+        ecommerce_declared: bool = True,
     ) -> OtpCard:
         """Issue an OTP card at a counter (R6, R8, R21, R22; Q2, Q3, Q4)."""
         with self._work():
             cust = self._registered(customer)
             self._verify_identity(cust, id_document, "otp_card")
             self._verify_card(cust, card_number, "otp_card")
+            self._verify_application(business_form, ecommerce_declared, "otp_card")
             if self._holds_usable_otp_card(cust.id):
                 raise AuthenticatorError(Reason.OTP_CARD_ALREADY_HELD)
             card = self._issue_otp_card(cust.id)
@@ -320,12 +327,16 @@ class Bank:
         id_document: IdDocument | None,
         card_number: str | None,
         brand: str,
+        *,
+        business_form: bool = True,
+        ecommerce_declared: bool = True,
     ) -> UKeyMedium:
         """Issue a U-key of ``brand`` at a counter (R10, R13, R21, R22; Q2, Q3)."""
         with self._work():
             cust = self._registered(customer)
             self._verify_identity(cust, id_document, "ukey")
             self._verify_card(cust, card_number, "ukey")
+            self._verify_application(business_form, ecommerce_declared, "ukey")
             if self._holds_ukey(cust.id):
                 raise AuthenticatorError(Reason.UKEY_ALREADY_HELD)
             medium = UKeyMedium(serial=f"UK{secrets.token_hex(6).upper()}", brand=brand)
@@ -625,6 +636,15 @@ class Bank:
         """The card used to register online banking (R6, R10, R13, R19, R21)."""
         if card_number is None or card_number != self._registered_card_number(cust.id):
             raise CounterServiceRefused(Reason.CARD_MISSING, service)
+
+    @staticmethod
+    def _verify_application(business_form: bool, ecommerce_declared: bool, service: str) -> None:
+        """The online-banking business application form, and the e-commerce function asked
+        for at the counter (R6 for an OTP card, R10 for a U-key)."""
+        if not business_form:
+            raise CounterServiceRefused(Reason.BUSINESS_FORM_MISSING, service)
+        if not ecommerce_declared:
+            raise CounterServiceRefused(Reason.ECOMMERCE_NOT_DECLARED, service)
 
     # ------------------------------------------------------------------ sessions
 

@@ -21,6 +21,8 @@ class Reason(StrEnum):
     UKEY_MEDIUM_MISSING = "ukey_medium_missing"
     ID_INVALID = "id_invalid"
     CARD_MISSING = "card_missing"
+    BUSINESS_FORM_MISSING = "business_form_missing"
+    ECOMMERCE_NOT_DECLARED = "ecommerce_not_declared"
     NOT_REGISTERED = "not_registered"
     # session
     ALREADY_LOGGED_IN = "already_logged_in"

@@ -137,7 +137,8 @@ class RegisterOwnUkeyNotPresented(Bank):
         pass
 
 
-@mutant("half_open_registration", "R1", invariants=("logged_out_until_registered",))
+@mutant("half_open_registration", "R1",
+        invariants=("logged_out_until_registered", "card_opened_only_by_registration"))
 class HalfOpenRegistration(Bank):
     """Books the customer before the counter's checks; a refused registration can log in."""
 
@@ -221,6 +222,16 @@ class StaticAfterCard(Bank):
 
 
 # ---------------------------------------------------------------------- R6-R9 OTP card
+
+
+@mutant("otp_apply_without_form", "R6")
+class OtpApplyWithoutForm(Bank):
+    """Issues an OTP card without the online-banking business application form."""
+
+    @staticmethod
+    def _verify_application(business_form: bool, ecommerce_declared: bool, service: str) -> None:
+        Bank._verify_application(business_form or service == "otp_card", ecommerce_declared,
+                                 service)
 
 
 @mutant("otp_apply_without_id", "R6")
@@ -333,6 +344,16 @@ class UkeyApplyWithoutId(Bank):
     def _verify_identity(self, cust: CustomerRow, document: MaybeId, service: str) -> None:
         if service != "ukey":
             super()._verify_identity(cust, document, service)
+
+
+@mutant("ukey_apply_without_ecommerce", "R10")
+class UkeyApplyWithoutEcommerce(Bank):
+    """Issues a U-key though the customer did not ask for the e-commerce function."""
+
+    @staticmethod
+    def _verify_application(business_form: bool, ecommerce_declared: bool, service: str) -> None:
+        Bank._verify_application(business_form, ecommerce_declared or service == "ukey",
+                                 service)
 
 
 @mutant("ukey_apply_without_card", "R10", "R13")
@@ -603,6 +624,22 @@ class PaymentPasswordResetAtCounter(Bank):
                 self._store.execute(
                     "UPDATE credentials SET status = 'active' WHERE id = ?", (credential.id,)
                 )
+
+
+@mutant("application_effects_before_checks", "R22", "Q2",
+        invariants=("invalidated_only_with_a_card_or_ukey",
+                    "superseded_only_after_an_application"))
+class ApplicationEffectsBeforeChecks(Bank):
+    """Voids the payment password and stops static payments before an OTP card application's
+    checks, so a refused application keeps both."""
+
+    def apply_otp_card(self, customer: str, id_document: IdDocument | None,
+                       card_number: str | None, **application: bool) -> Any:
+        with self._work():
+            cust = self._registered(customer)
+            self._invalidate_payment_password(cust.id, "otp_card")
+            self._supersede_static(cust.id)
+        return super().apply_otp_card(customer, id_document, card_number, **application)
 
 
 @mutant("old_payment_password_after_otp", "R22", "Q8")

@@ -115,6 +115,12 @@ _IDENTIFICATION = {
     "card_number": {**_nullable(_STRING),
                     "description": "The number of the card shown at the counter (null: none)."},
 }
+_APPLICATION = {
+    "business_form": {**_BOOL, "description":
+                      "The online-banking business application form is submitted (R6, R10)."},
+    "ecommerce_declared": {**_BOOL, "description":
+                           "The customer asks the counter to enable e-commerce (R6, R10)."},
+}
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "CustomerId": {"type": "string", "pattern": CUSTOMER_ID_PATTERN,
@@ -146,7 +152,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "CounterIdentification": _object(_IDENTIFICATION),
     "LoginPasswordReset": _object({**_IDENTIFICATION, "new_password": _STRING},
                                   ("new_password",)),
-    "UKeyApplication": _object({**_IDENTIFICATION, "brand": _STRING}, ("brand",)),
+    "CardApplication": _object({**_IDENTIFICATION, **_APPLICATION}, tuple(_APPLICATION)),
+    "UKeyApplication": _object({**_IDENTIFICATION, **_APPLICATION, "brand": _STRING},
+                               ("brand", *_APPLICATION)),
     "CertificateDownload": _object({"ukey_plugged_in": _BOOL}, ("ukey_plugged_in",)),
     "LoginRequest": _object({"password": _STRING}, ("password",)),
     "Session": _object(
@@ -243,7 +251,7 @@ OPERATIONS: tuple[Operation, ...] = (
               "CounterIdentification", errors=(400, 403, 404)),
     Operation("apply_otp_card", "POST", f"{_COUNTER}/otp-cards", "counter",
               "Issue an OTP card; invalidates the payment password (R6, R8, R22).",
-              "CounterIdentification", 201, "OtpCard", errors=(400, 403, 404, 409)),
+              "CardApplication", 201, "OtpCard", errors=(400, 403, 404, 409)),
     Operation("apply_ukey", "POST", f"{_COUNTER}/ukeys", "counter",
               "Issue a U-key; invalidates the payment password (R10, R13, R22).",
               "UKeyApplication", 201, "UKeyMedium", errors=(400, 403, 404, 409)),

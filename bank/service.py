@@ -251,17 +251,24 @@ def _reset_payment_password(bank: Bank, call: Call) -> Answer:
     return 204, None
 
 
+def _application(body: Mapping[str, Any]) -> dict[str, bool]:
+    """The business application form and the e-commerce declaration of a card or U-key
+    application (R6, R10); the schema makes both required booleans."""
+    return {"business_form": body["business_form"],
+            "ecommerce_declared": body["ecommerce_declared"]}
+
+
 def _apply_otp_card(bank: Bank, call: Call) -> Answer:
     b = call.body
     card = bank.apply_otp_card(call.customer, _document(b.get("id_document")),
-                               b.get("card_number"))
+                               b.get("card_number"), **_application(b))
     return 201, _printed(card)
 
 
 def _apply_ukey(bank: Bank, call: Call) -> Answer:
     b = call.body
     medium = bank.apply_ukey(call.customer, _document(b.get("id_document")),
-                             b.get("card_number"), b["brand"])
+                             b.get("card_number"), b["brand"], **_application(b))
     return 201, asdict(medium)
 
 

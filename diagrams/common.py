@@ -187,8 +187,14 @@ def wrap(text: str, width: int = 34, max_lines: int = 3) -> list[str]:
     return lines
 
 
+def plural(n: int, word: str) -> str:
+    """``n`` and an English noun, singular for one: "1 transition", "2 transitions"."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def sort_rule_ids(ids: Iterable[str]) -> list[str]:
-    """R1 < R2 < R10 < Q1 < Q2 < anything else."""
+    """Rule IDs (a letter and a number) first by letter, rules before questions, then by
+    number; anything else last."""
     return sorted(set(ids), key=citation_order)
 
 

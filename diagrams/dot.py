@@ -8,7 +8,11 @@ gives byte-identical DOT. Conventions:
   state has an arrow from a black dot; a final state has a double border; a state with no way
   out (no transition to another state) is shaded and says so;
 - an edge reads ``event [guard] / effects`` then the cited rule IDs; a transition that stays
-  where it is (``to: ~``) is a self-loop drawn with an open arrowhead;
+  where it is (``to: ~``) is a self-loop drawn with an open arrowhead; a state's self-loops
+  alternate between its top and its bottom, and a state with more than two labels them with
+  ``xlabel`` (placed clear of the rest), so that loop labels never overlap;
+- with coverage, a transition (or a refusal with a target) drawn from several states shows
+  its count once, on the edge from its first source;
 - refusals are listed in a note attached (dotted line) to the states they apply in: event,
   guard, reason code, effects (a refusal that counts) and rule IDs (``hide_rejections``
   leaves them out); a refusal with a target (``to:``, the third wrong password locking an
@@ -63,11 +67,13 @@ WORDS = {
            "never": "never exercised", "step": "step", "expected": "expected",
            "actual": "actual", "moves": "moves", "refused_by": "refused by",
            "events": "events shared by several machines", "transitions": "transitions",
-           "refusals": "refusals", "legend": "legend", "trace": "trace"},
+           "refusals": "refusals", "transition": "transition", "refusal": "refusal",
+           "legend": "legend", "trace": "trace"},
     "zh": {"no_way_out": "无出路", "refuses": "拒绝", "any": "任意状态",
            "never": "从未执行", "step": "步骤", "expected": "规范", "actual": "实际",
            "moves": "迁移", "refused_by": "拒绝", "events": "跨状态机事件",
-           "transitions": "迁移", "refusals": "拒绝", "legend": "图例", "trace": "轨迹"},
+           "transitions": "迁移", "refusals": "拒绝", "transition": "迁移", "refusal": "拒绝",
+           "legend": "图例", "trace": "轨迹"},
 }
 CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 
@@ -88,6 +94,10 @@ class Options:
 
     def word(self, key: str) -> str:
         return WORDS.get(self.lang, WORDS["en"])[key]
+
+    def count(self, n: int, singular: str) -> str:
+        """``n`` and the word, singular for one: "1 transition", "2 transitions"."""
+        return f"{n} {self.word(singular if n == 1 else singular + 's')}"
 
 
 def h(text: object) -> str:
@@ -116,7 +126,8 @@ def coverage_style(count: int) -> dict[str, str]:
 def _new_graph(name: str, rankdir: str) -> graphviz.Digraph:
     graph = graphviz.Digraph(name=name)
     graph.attr(rankdir=rankdir, fontname=CJK_FONT, fontsize="12", nodesep="0.35",
-               ranksep="0.45", newrank="true", charset="UTF-8", labeljust="l")
+               ranksep="0.45", newrank="true", charset="UTF-8", labeljust="l",
+               forcelabels="true")
     graph.attr("node", fontname=CJK_FONT, fontsize="11", shape="box", style="rounded",
                margin="0.12,0.06")
     graph.attr("edge", fontname=CJK_FONT, fontsize="9", arrowsize="0.7")
@@ -220,27 +231,76 @@ def add_machine(graph: graphviz.Digraph, system: System, machine: Machine, optio
         _add_state(graph, machine, state, options,
                    trace if state.name == divergent_state else None)
     graph.edge(start, node_id(machine.name, machine.initial.name), arrowhead="normal")
+    loops = SelfLoops(machine, refusals=options.rejections and not compact)
     for t in machine.transitions:
         colour = event_colours.get(t.event) if event_colours else None
-        for source in t.sources:
-            _add_transition(graph, system, t, source, options, trace,
-                            compact=compact, event_colour=colour)
+        for n, source in enumerate(t.sources):
+            _add_transition(graph, system, t, source, options, trace, compact=compact,
+                            event_colour=colour, loop=loops.place(t.id, source), counted=n == 0)
     if options.rejections and not compact:
         _add_refusal_notes(graph, system, machine, options, trace)
         for r in machine.rejections:
-            for source, target in refusal_edges(machine, r):
-                _add_refusal_edge(graph, system, r, source, target, options, trace)
+            for n, (source, target) in enumerate(refusal_edges(machine, r)):
+                _add_refusal_edge(graph, system, r, source, target, options, trace,
+                                  loop=loops.place(r.id, source), counted=n == 0)
+
+
+class SelfLoops:
+    """Where each self-loop of a machine goes, so that their labels never overlap.
+
+    A state's self-loops (transitions that stay, refusals whose target is their source)
+    alternate between its top and its bottom (ports ``n`` and ``s``), one loop per side; a
+    state with more than two has them all labelled with ``xlabel``, which Graphviz places
+    clear of nodes and other labels (``forcelabels``)."""
+
+    def __init__(self, machine: Machine, *, refusals: bool) -> None:
+        self.order: dict[tuple[str, str], int] = {}
+        per_state: dict[str, int] = {}
+        elements: list[tuple[str, list[tuple[str, str]]]] = [
+            (t.id, [(s, t.target_from(s)) for s in t.sources]) for t in machine.transitions]
+        if refusals:
+            elements += [(r.id, refusal_edges(machine, r)) for r in machine.rejections]
+        for element, edges in elements:
+            for source, target in edges:
+                if source == target:
+                    self.order[(element, source)] = per_state.get(source, 0)
+                    per_state[source] = per_state.get(source, 0) + 1
+        self.crowded = {(e, s) for (e, s) in self.order if per_state[s] > 2}
+
+    def place(self, element: str, source: str) -> dict[str, str]:
+        """Edge attributes of the loop of ``element`` at ``source`` ({} if not a loop)."""
+        index = self.order.get((element, source))
+        if index is None:
+            return {}
+        port = "n" if index % 2 == 0 else "s"
+        attrs = {"tailport": port, "headport": port}
+        if (element, source) in self.crowded:
+            attrs["xlabel"] = ""  # filled by the caller: the label moves to xlabel
+        return attrs
+
+
+def _edge(graph: graphviz.Digraph, tail: str, head: str, label: str, loop: dict[str, str],
+          attrs: dict[str, str]) -> None:
+    """An edge, its label as ``xlabel`` when it is a crowded self-loop (``SelfLoops``)."""
+    extra = dict(loop)
+    if "xlabel" in extra:
+        extra["xlabel"] = label
+        graph.edge(tail, head, **extra, **attrs)
+    else:
+        graph.edge(tail, head, label=label, **extra, **attrs)
 
 
 def _add_refusal_edge(graph: graphviz.Digraph, system: System, r: Rejection, source: str,
-                      target: str, options: Options, trace: _Trace | None) -> None:
+                      target: str, options: Options, trace: _Trace | None, *,
+                      loop: dict[str, str] | None = None, counted: bool = True) -> None:
     """The edge of a refusal with a target (the third wrong password locks the account):
     dashed, in the refusal colour, labelled with its event, guard, reason, effects and
-    rules, its coverage and diff mark."""
+    rules, its coverage and diff mark. ``counted``: whether this edge shows the refusal's
+    count (a refusal drawn from several states shows it once, on its first edge)."""
     attrs = {"id": f"r:{r.id}:{source}", "tooltip": r.id, "style": "dashed",
              "color": REFUSAL, "fontcolor": REFUSAL}
     extra = []
-    if options.coverage is not None:
+    if options.coverage is not None and counted:
         count = options.coverage.rejection(r.id)
         extra.append(f'<FONT COLOR="{NEVER if count == 0 else GREY}">×{count}</FONT>')
     mark = options.marks.get(f"rejection:{r.id}")
@@ -249,9 +309,9 @@ def _add_refusal_edge(graph: graphviz.Digraph, system: System, r: Rejection, sou
         extra.append(f'<FONT POINT-SIZE="8">{h(mark)}</FONT>')
     if trace:
         _draw_trace_steps(trace, r, source, options, attrs, extra)
-    graph.edge(node_id(r.machine, source), node_id(r.machine, target),
-               label="<" + "<BR/>".join([rejection_row(system, r, options), *extra]) + ">",
-               **attrs)
+    _edge(graph, node_id(r.machine, source), node_id(r.machine, target),
+          "<" + "<BR/>".join([rejection_row(system, r, options), *extra]) + ">", loop or {},
+          attrs)
 
 
 def _add_state(graph: graphviz.Digraph, machine: Machine, state: State, options: Options,
@@ -285,8 +345,12 @@ def _add_state(graph: graphviz.Digraph, machine: Machine, state: State, options:
 
 def _add_transition(graph: graphviz.Digraph, system: System, t: Transition, source: str,
                     options: Options, trace: _Trace | None, *, compact: bool,
-                    event_colour: str | None) -> None:
-    """The edge of ``t`` from ``source``, with its coverage, diff mark and trace steps."""
+                    event_colour: str | None, loop: dict[str, str] | None = None,
+                    counted: bool = True) -> None:
+    """The edge of ``t`` from ``source``, with its coverage, diff mark and trace steps.
+
+    The coverage count is of the transition, not of one edge: a transition with several
+    sources shows it once, on its first edge (``counted``); all its edges take its colour."""
     attrs = {"id": f"t:{t.id}:{source}", "tooltip": t.id}
     extra: list[str] = []
     if t.target is None:
@@ -296,9 +360,10 @@ def _add_transition(graph: graphviz.Digraph, system: System, t: Transition, sour
     if options.coverage is not None:
         count = options.coverage.transition(t.id)
         attrs.update(coverage_style(count))
-        extra.append(f'<FONT COLOR="{NEVER if count == 0 else GREY}">'
-                     f'{"×0 " + h(options.word("never")) if count == 0 else f"×{count}"}'
-                     f'</FONT>')
+        if counted:
+            extra.append(f'<FONT COLOR="{NEVER if count == 0 else GREY}">'
+                         f'{"×0 " + h(options.word("never")) if count == 0 else f"×{count}"}'
+                         f'</FONT>')
     mark = options.marks.get(f"transition:{t.id}")
     if mark:
         attrs.update(color=MARK_COLOURS[mark], fontcolor=MARK_COLOURS[mark],
@@ -307,9 +372,8 @@ def _add_transition(graph: graphviz.Digraph, system: System, t: Transition, sour
                      for line in options.notes.get(f"transition:{t.id}", []))
     if trace:
         _draw_trace_steps(trace, t, source, options, attrs, extra)
-    graph.edge(node_id(t.machine, source), node_id(t.machine, t.target_from(source)),
-               label=transition_label(system, t, options, compact=compact, extra=extra),
-               **attrs)
+    _edge(graph, node_id(t.machine, source), node_id(t.machine, t.target_from(source)),
+          transition_label(system, t, options, compact=compact, extra=extra), loop or {}, attrs)
 
 
 def _draw_trace_steps(trace: _Trace, t: Transition | Rejection, source: str, options: Options,
@@ -444,8 +508,8 @@ def overview_graph(system: System, options: Options | None = None) -> graphviz.D
     for machine in system.machines:
         with graph.subgraph(name=f"cluster_{machine.name}") as cluster:
             text = machine.label.get(options.lang)
-            counts = (f"{len(machine.transitions)} {options.word('transitions')}, "
-                      f"{len(machine.rejections)} {options.word('refusals')}")
+            counts = (f"{options.count(len(machine.transitions), 'transition')}, "
+                      f"{options.count(len(machine.rejections), 'refusal')}")
             cluster.attr(label=f"<<B>{h(machine.name)}</B><BR/>{h(text)}<BR/>"
                                f"<FONT POINT-SIZE=\"9\" COLOR=\"{GREY}\">{h(counts)}</FONT>>",
                          style="rounded", color="#999999", labeljust="c")

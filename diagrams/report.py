@@ -12,15 +12,17 @@ mail attachment or a wiki. Contents, in meeting order:
    invariants;
 3. the step properties (conditions on whole steps: before, event, outcome, after), when the
    spec has any;
-4. the traceability matrix R1-R22 x machines, and rule -> citing elements (uncited rules
-   stand out);
+4. the traceability matrix of the catalogue's rules x machines, and rule -> citing elements
+   (uncited rules stand out);
 5. the assumptions taken for the spec's open questions, each marked open for the meeting;
 6. with a run: coverage per kind, never-exercised elements, and each failure's trace
    (secrets masked) drawn on the overview;
 7. with ``--diff``: the semantic diff against an older spec and its diagrams;
 8. appendix: events and parameters (secret ones marked), reason codes, password policies.
 
-Secret parameters and variables are never shown in clear.
+Secret parameters and variables are never shown in clear. The report fits any spec: the
+rule and question IDs come from its catalogue, a 中文 column appears only in a table with
+Chinese labels, and counts are worded in the singular for one.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from .common import (
     mask_params,
     mask_tree,
     no_way_out,
+    plural,
     secret_names,
     secret_params,
     unreachable,
@@ -102,6 +105,60 @@ def _id_span(entries: Any) -> str:
     return ids[0] if len(ids) == 1 else f"{ids[0]}-{ids[-1]}"
 
 
+def zh(text: str, before: str = "<br>") -> str:
+    """A Chinese label in its span, after ``before``; nothing for an empty label."""
+    return f'{before}<span class="zh" lang="zh">{e(text)}</span>' if text else ""
+
+
+def zh_column(labels: Any) -> bool:
+    """Whether a table whose rows carry these labels (``Text``) needs a 中文 column."""
+    return any(label.zh for label in labels)
+
+
+#: keys of a failure record that say how the file was written, not what failed
+BOOKKEEPING = frozenset({"title", "name", "format", "file", "divergent", "secrets_masked",
+                         "steps"})
+
+
+def _value_html(value: Any) -> str:
+    """A failure's detail as HTML: text as it is, a list as a list, a mapping as a table,
+    at every depth (never JSON text)."""
+    if isinstance(value, dict):
+        rows = "".join(f"<tr><th>{e(k)}</th><td>{_value_html(v)}</td></tr>"
+                       for k, v in value.items())
+        return f'<table class="details">{rows}</table>'
+    if isinstance(value, list):
+        if all(not isinstance(v, (dict, list)) for v in value):
+            return ", ".join(f"<code>{e(v)}</code>" for v in value)
+        return "<ul>" + "".join(f"<li>{_value_html(v)}</li>" for v in value) + "</ul>"
+    if isinstance(value, bool) or value is None:
+        return f"<code>{e(json.dumps(value))}</code>"
+    return e(value)
+
+
+def _params_cell(params: Any) -> str:
+    """A step's parameters as ``name = value`` lines (secrets already masked)."""
+    if not isinstance(params, dict):
+        return _value_html(params)
+    return "<br>".join(f"<code>{e(k)}</code> = <code>{e(_plain_value(v))}</code>"
+                       for k, v in params.items())
+
+
+def _plain_value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False,
+                                                           default=str)
+
+
+def _lang(text: str) -> str:
+    """`` lang="zh"`` for text with Chinese characters (a clause may be English)."""
+    return ' lang="zh"' if re.search(r"[\u3400-\u9fff]", text) else ""
+
+
+def _zh_cell(text: str, shown: bool) -> str:
+    """The 中文 cell of a row, when its table has that column."""
+    return f'<td class="zh" lang="zh">{e(text)}</td>' if shown else ""
+
+
 def _svg(dot: str, prefix: str, wide: bool = False) -> str:
     """Inline SVG with element ids made unique in the page."""
     svg = svg_inline(dot)
@@ -130,7 +187,8 @@ class Report:
             rule = self.system.catalogue.rule(rule_id)
             if rule is not None:
                 out.append(f'<div class="cite"><a href="#rule-{e(rule_id)}"><b>{e(rule_id)}</b>'
-                           f'</a> <span class="clause zh" lang="zh">{e(rule.clause)}</span>'
+                           f'</a> <span class="clause zh"{_lang(rule.clause)}>{e(rule.clause)}'
+                           '</span>'
                            f'<span class="reading">{e(rule.reading)}</span></div>')
                 continue
             assumption = self.assumptions.get(rule_id)
@@ -140,6 +198,13 @@ class Report:
                        f'</a> <span class="badge open">open</span> <span class="reading">'
                        f'{e(text)}</span></div>')
         return "".join(out)
+
+    def event_cell(self, name: str) -> str:
+        """An event's name, marked when the event is an extension beyond the source."""
+        event = next((ev for ev in self.system.events if ev.name == name), None)
+        badge = (f' <span class="badge open">extension {e(event.extension)}</span>'
+                 if event is not None and event.extension else "")
+        return f"<code>{e(name)}</code>{badge}"
 
     def count_cell(self, count: int | None) -> str:
         if count is None:
@@ -152,17 +217,22 @@ class Report:
         cited = self.system.citations()
         rules = s.catalogue.rules
         n_cited = sum(1 for r in rules if r.id in cited)
-        cards = [("machines", len(s.machines)), ("transitions", len(s.transitions)),
-                 ("refusals", len(s.rejections)), ("invariants", len(s.all_invariants)),
-                 ("rules cited", f"{n_cited}/{len(rules)}"),
-                 ("open questions", len(s.catalogue.questions))]
+        counted = (("machine", len(s.machines)), ("transition", len(s.transitions)),
+                   ("refusal", len(s.rejections)), ("invariant", len(s.all_invariants)))
+        cards: list[tuple[str, Any]] = [(plural(n, word)[len(str(n)) + 1:], n)
+                                        for word, n in counted]
+        cards += [("rules cited", f"{n_cited}/{len(rules)}"),
+                  ("open question" if len(s.catalogue.questions) == 1 else "open questions",
+                   len(s.catalogue.questions))]
         if s.step_properties:
-            cards.insert(4, ("step properties", len(s.step_properties)))
+            count = len(s.step_properties)
+            cards.insert(4, ("step property" if count == 1 else "step properties", count))
         if self.coverage is not None:
             for kind, (hit, total) in self.coverage.summary(s).items():
                 kind = {"rejections": "refusals"}.get(kind, kind)
                 cards.append((f"{kind} exercised", f"{hit}/{total}"))
-            cards.append(("failures", len(self.coverage.failures)))
+            n_failures = len(self.coverage.failures)
+            cards.append((plural(n_failures, "failure")[len(str(n_failures)) + 1:], n_failures))
         nav = [f'<li><a href="#machine-{e(m.name)}">{e(m.name)}</a> '
                f'<span class="muted">{e(m.label.en)}</span></li>' for m in s.machines]
         nav.append('<li><a href="#overview">overview diagram</a></li>')
@@ -178,7 +248,7 @@ class Report:
             nav.append('<li><a href="#diff">changes since the last review</a></li>')
         nav.append('<li><a href="#appendix">events, reasons, policies</a></li>')
         return (f'<header><h1>Spec review: {e(s.name)}</h1>'
-                f'<p>{e(s.label.en)}<br><span class="zh" lang="zh">{e(s.label.zh)}</span></p>'
+                f'<p>{e(s.label.en)}{zh(s.label.zh)}</p>'
                 f'<p class="muted">Specs: <code>{e(self.spec_name)}</code>. Source policy: '
                 f'<code>{e(s.catalogue.source)}</code>. Generated by <code>authspec report</code>.'
                 f'</p><div class="cards">'
@@ -196,32 +266,36 @@ class Report:
         cov = self.coverage
         options = Options(lang=self.lang, coverage=cov)
         parts = [f'<section class="machine" id="machine-{e(m.name)}" data-machine="{e(m.name)}">'
-                 f'<h2>{e(m.name)} — {e(m.label.en)} <span class="zh" lang="zh">{e(m.label.zh)}'
-                 f'</span></h2>', _svg(machine_dot(self.system, m, options), f"m-{m.name}")]
+                 f'<h2>{e(m.name)} — {e(m.label.en)}{zh(m.label.zh, " ")}</h2>',
+                 _svg(machine_dot(self.system, m, options), f"m-{m.name}")]
         # states
         head = "<th>visits</th>" if cov else ""
         rows = []
+        chinese = zh_column(st.label for st in m.states)
         for st in m.states:
             marks = [w for w, on in (("initial", st.initial), ("final", st.final),
                                      ("no way out", no_way_out(m, st) and not st.final),
                                      ("unreachable", unreachable(m, st))) if on]
             count = self.count_cell(cov.state(m.name, st.name)) if cov else ""
             rows.append(f'<tr><td><code>{e(st.name)}</code></td><td>{e(st.label.en)}</td>'
-                        f'<td class="zh" lang="zh">{e(st.label.zh)}</td>'
-                        f'<td>{e(", ".join(marks))}</td>{count}</tr>')
-        parts.append(f'<h3>States</h3><table><tr><th>state</th><th>label</th><th>中文</th>'
-                     f'<th>marks</th>{head}</tr>{"".join(rows)}</table>')
+                        + _zh_cell(st.label.zh, chinese)
+                        + f'<td>{e(", ".join(marks))}</td>{count}</tr>')
+        parts.append(f'<h3>States</h3><table><tr><th>state</th><th>label</th>'
+                     f'{"<th>中文</th>" if chinese else ""}<th>marks</th>{head}</tr>'
+                     f'{"".join(rows)}</table>')
         if m.variables:
             rows = []
+            chinese = zh_column(v.label for v in m.variables)
             for v in m.variables:
                 initial = DRAWN if v.secret else json.dumps(v.initial, ensure_ascii=False)
                 secret = ' <span class="badge">secret</span>' if v.secret else ""
                 rows.append(f'<tr><td><code>{e(v.name)}</code>{secret}</td>'
                             f'<td>{e(v.type.describe())}{" " + e(v.unit) if v.unit else ""}</td>'
                             f'<td><code>{e(initial)}</code></td><td>{e(v.label.en)}</td>'
-                            f'<td class="zh" lang="zh">{e(v.label.zh)}</td></tr>')
+                            + _zh_cell(v.label.zh, chinese) + '</tr>')
             parts.append('<h3>Variables</h3><table><tr><th>variable</th><th>type</th>'
-                         '<th>initial</th><th>label</th><th>中文</th></tr>'
+                         '<th>initial</th><th>label</th>'
+                         + ("<th>中文</th>" if chinese else "") + '</tr>'
                          + "".join(rows) + "</table>")
         parts.append(self.transitions_table(m.transitions))
         parts.append(self.refusals_table(m.rejections))
@@ -241,9 +315,9 @@ class Report:
             count = self.count_cell(cov.transition(t.id)) if cov else ""
             target = t.target if t.target is not None else "(stays)"
             rows.append(
-                f'<tr id="{e(t.id)}"><td><code>{e(t.id)}</code><br>{e(t.label.en)}'
-                f'<br><span class="zh" lang="zh">{e(t.label.zh)}</span></td>'
-                f'<td><code>{e(t.event)}</code></td><td>{e(", ".join(t.sources))} → {e(target)}'
+                f'<tr id="{e(t.id)}"><td><code>{e(t.id)}</code>'
+                f'{"<br>" + e(t.label.en) if t.label.en else ""}{zh(t.label.zh)}</td>'
+                f'<td>{self.event_cell(t.event)}</td><td>{e(", ".join(t.sources))} → {e(target)}'
                 f'</td><td><code>{e(expr_text(t.guard, self.system, t.machine))}</code></td>'
                 f'<td><code>{e(effects_text(t, self.system))}</code></td>'
                 f'<td>{self.cites(t.rules)}</td>{count}</tr>')
@@ -261,7 +335,7 @@ class Report:
                 reason = self.system.reason(r.reason).label
             except KeyError:
                 reason = None
-            label = (f'<br>{e(reason.en)}<br><span class="zh" lang="zh">{e(reason.zh)}</span>'
+            label = (f'{"<br>" + e(reason.en) if reason.en else ""}{zh(reason.zh)}'
                      if reason else "")
             count = self.count_cell(cov.rejection(r.id)) if cov else ""
             # Refusals that change state (do:/to:) get a column; tables without keep theirs.
@@ -269,7 +343,7 @@ class Report:
                     f'{" → " + e(r.target) if r.target is not None else ""}</td>'
                     if changing else "")
             rows.append(
-                f'<tr id="{e(r.id)}"><td><code>{e(r.id)}</code></td><td><code>{e(r.event)}</code>'
+                f'<tr id="{e(r.id)}"><td><code>{e(r.id)}</code></td><td>{self.event_cell(r.event)}'
                 f'</td><td>{e(", ".join(r.sources) or "(any state)")}</td>'
                 f'<td><code>{e(expr_text(r.guard, self.system, r.machine))}</code></td>'
                 f'<td><code>{e(r.reason)}</code>{label}</td>{then}<td>{self.cites(r.rules)}</td>'
@@ -328,10 +402,11 @@ class Report:
                         f'<td class="n">{system_wide or ""}</td><td>{status}</td></tr>')
             kinds = ", ".join(f'<code>{e(self._element_name(el))}</code>' for el in elements)
             lists.append(f'<tr{cls}><td><b>{e(rule.id)}</b><br><span class="muted">'
-                         f'{e(rule.section)}</span></td><td><span class="zh" lang="zh">'
+                         f'{e(rule.section)}</span></td><td><span class="zh"{_lang(rule.clause)}>'
                          f'{e(rule.clause)}</span><br><span class="muted">{e(rule.reading)}'
                          f'</span></td><td>{kinds or "<b>not cited by any element</b>"}</td></tr>')
-        return (f'<section id="traceability"><h2>Traceability: rules R1-R{len(s.catalogue.rules)}'
+        span = _id_span(s.catalogue.rules)
+        return (f'<section id="traceability"><h2>Traceability: rules{" " + e(span) if span else ""}'
                 f'</h2><p>Elements citing each rule, per machine (system-wide invariants and '
                 f'policies in “system”). Rules no element cites are marked.</p>'
                 f'<table class="matrix"><tr><th>rule</th>{head}<th>system</th><th>total</th></tr>'
@@ -357,8 +432,7 @@ class Report:
                 choice = '<span class="badge bad">no assumption recorded</span>'
                 rules = ""
             else:
-                choice = (f'{e(a.choice.en)}<br><span class="zh" lang="zh">{e(a.choice.zh)}'
-                          f'</span>')
+                choice = f'{e(a.choice.en)}{zh(a.choice.zh)}'
                 rules = ", ".join(f'<a href="#rule-{e(r)}">{e(r)}</a>' for r in a.rules)
             rows.append(f'<tr id="question-{e(q.id)}"><td><b>{e(q.id)}</b><br>'
                         f'<span class="badge open">open: to settle</span></td>'
@@ -389,8 +463,8 @@ class Report:
         parts = [f'<section id="run"><h2>Coverage and failures</h2><p class="muted">Run: '
                  f'<code>{e(cov.source)}</code></p><table><tr><th>kind</th><th>exercised</th>'
                  f'<th>in the spec</th><th>%</th></tr>{"".join(rows)}</table>']
-        parts.append(f"<h3>Never exercised ({len(never_t)} transitions, {len(never_r)} refusals)"
-                     "</h3>")
+        parts.append(f"<h3>Never exercised ({plural(len(never_t), 'transition')}, "
+                     f"{plural(len(never_r), 'refusal')})</h3>")
         if never_t or never_r:
             rows = []
             for m in s.machines:
@@ -418,17 +492,17 @@ class Report:
         for i, step in enumerate(failure.steps):
             params = mask_params(step.params,
                                  secret_params(self.system, step.event) | self.secrets)
-            shown = json.dumps(params, ensure_ascii=False, sort_keys=True, default=str)
             spec = step.rejection or " ".join(step.transitions) or "—"
             cls = ' class="divergent"' if i == failure.divergent else ""
             rows.append(f'<tr{cls}><td>{i + 1}</td><td><code>{e(step.event)}</code></td>'
-                        f'<td><code>{e(shown)}</code></td><td><code>{e(spec)}</code></td>'
+                        f'<td>{_params_cell(params)}</td><td><code>{e(spec)}</code></td>'
                         f'<td>{e(self._plain(step.expected))}</td>'
                         f'<td>{e(self._plain(step.actual))}</td>'
                         f'<td>{e(", ".join(step.rules))}</td></tr>')
         extra = mask_json(failure.extra, self.secrets)
-        details = "".join(f"<li><b>{e(k)}</b>: <code>{e(self._plain(v))}</code></li>"
-                          for k, v in extra.items() if k not in ("title", "name"))
+        details = "".join(f"<li><b>{e(k)}</b>: {_value_html(v)}</li>"
+                          for k, v in extra.items()
+                          if k not in BOOKKEEPING and v not in ("", [], {}))
         diagram = ""
         if n < MAX_TRACE_DIAGRAMS and failure.steps:
             options = Options(lang=self.lang, failure=failure, rejections=False)
@@ -479,20 +553,22 @@ class Report:
                    if p.policies else "") for p in ev.params)
             ext = f' <span class="badge open">extension {e(ev.extension)}</span>' \
                 if ev.extension else ""
-            rows.append(f'<tr><td><code>{e(ev.name)}</code>{ext}</td><td>{e(ev.label.en)}<br>'
-                        f'<span class="zh" lang="zh">{e(ev.label.zh)}</span></td>'
+            rows.append(f'<tr><td><code>{e(ev.name)}</code>{ext}</td><td>{e(ev.label.en)}'
+                        f'{zh(ev.label.zh)}</td>'
                         f'<td>{params}</td></tr>')
+        chinese = zh_column(r.label for r in s.reasons)
         reasons = "".join(f'<tr><td><code>{e(r.code)}</code></td><td>{e(r.label.en)}</td>'
-                          f'<td class="zh" lang="zh">{e(r.label.zh)}</td></tr>' for r in s.reasons)
+                          + _zh_cell(r.label.zh, chinese) + '</tr>' for r in s.reasons)
         policies = "".join(
             f'<tr><td><code>{e(p.name)}</code></td><td>{p.min_length}-{p.max_length}</td>'
             f'<td>{e(", ".join(p.alphabet))}</td><td>{e(", ".join(p.require))}</td>'
-            f'<td>{"yes" if p.case_sensitive else "no"}</td><td>{e(p.label.en)}<br>'
-            f'<span class="zh" lang="zh">{e(p.label.zh)}</span></td></tr>' for p in s.policies)
+            f'<td>{"yes" if p.case_sensitive else "no"}</td><td>{e(p.label.en)}'
+            f'{zh(p.label.zh)}</td></tr>' for p in s.policies)
         return ('<section id="appendix"><h2>Appendix</h2><h3>Events</h3><table><tr><th>event'
                 '</th><th>label</th><th>parameters</th></tr>' + "".join(rows) + '</table>'
-                f'<h3>Reason codes</h3><table><tr><th>code</th><th>label</th><th>中文</th></tr>'
-                f'{reasons}</table><h3>Password policies</h3><table><tr><th>policy</th>'
+                f'<h3>Reason codes</h3><table><tr><th>code</th><th>label</th>'
+                f'{"<th>中文</th>" if chinese else ""}</tr>{reasons}</table>'
+                f'<h3>Password policies</h3><table><tr><th>policy</th>'
                 f'<th>length</th><th>alphabet</th><th>requires</th><th>case-sensitive</th>'
                 f'<th>label</th></tr>{policies}</table><p class="muted">Otherwise reason: '
                 f'<code>{e(s.otherwise)}</code></p></section>')

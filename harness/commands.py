@@ -35,6 +35,7 @@ from .console import (
     render_coverage,
     render_failure,
     render_requests,
+    render_spec_bug,
     render_steps,
     say,
 )
@@ -143,6 +144,9 @@ def print_verdict(console: Console, result: CheckResult, options: CheckOptions, 
         print_incomplete(console, result)
     elif result.status == "flaky":
         print_flaky(console, result, options)
+    elif result.failure is not None and result.failure.kind == "invariant":
+        render_spec_bug(console, system, result.failure, result.backend,
+                        show_secrets=options.show_secrets)
     else:
         found = (f", found after {result.time_to_failure:.1f} s"
                  if result.time_to_failure is not None else "")

@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from authspec.model import Outcome
-from authspec.model.ir import System
+from authspec.model import Executable, Outcome
+from authspec.model.ir import Invariant, System
 from authspec.model.secrets import bulleted
 
 from .coverage import Coverage
@@ -157,6 +157,37 @@ def render_failure(console: Console, system: System, failure: Failure, *,
         for text in rule_lines(system, rules):
             say(console, text)
     render_requests(console, failure.steps, show_secrets=show_secrets)
+
+
+def broken_invariants(system: System, failure: Failure) -> list[Invariant]:
+    """The invariants the model breaks after the failure's steps, replayed on a fresh model
+    (the spec alone decides them: no backend is involved)."""
+    model = Executable(system)
+    for step in failure.steps:
+        model.step(step.event, step.params)
+    return model.violated_invariants()
+
+
+def render_spec_bug(console: Console, system: System, failure: Failure, backend: str, *,
+                    show_secrets: bool = False) -> None:
+    """A broken invariant: the spec contradicts itself, whatever the backend answered.
+
+    The model's own steps lead to a state its invariants forbid, so the fix is in the spec
+    (a transition's effects or target, or the invariant), not in ``backend``."""
+    broken = broken_invariants(system, failure)
+    names = ", ".join(i.id for i in broken) or failure.detail
+    say(console, ("SPEC BUG", "bold red"), f" {system.name} breaks its own invariant "
+        f"{names} after {len(failure.steps)} step{'' if len(failure.steps) == 1 else 's'}; "
+        f"this is not a difference of {backend}: the spec's transitions lead to a state its "
+        "invariants forbid")
+    for invariant in broken:
+        say(console, f"  {invariant.span}: invariant {invariant.id}: {invariant.expr.source}")
+    last = failure.last
+    by = ", ".join(last.expected.transitions) or last.expected.rejection or "no element"
+    say(console, f"fix the spec: the effects or target of {by} (step {last.index}, "
+        f"{last.event}), or the invariant, so that every state the spec reaches holds it; "
+        "authspec simulate replays the trace on the model alone")
+    render_failure(console, system, failure, show_secrets=show_secrets)
 
 
 def render_requests(console: Console, steps: Sequence[Step], *,

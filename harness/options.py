@@ -59,6 +59,8 @@ class CheckOptions:
     base_url: str | None = None  # the HTTP service's base URL (--backend http)
     # --backend-option KEY=VALUE: keyword arguments of the backend factory, in order
     backend_options: tuple[tuple[str, Any], ...] = ()
+    goals: tuple[str, ...] | None = None  # sweep only these goals (IDs); None: every goal
+    explore: bool = True  # explore with Hypothesis after the sweep (off: the sweep alone)
 
     def __post_init__(self) -> None:
         # Pairs as tuples, whatever came in (a JSON round trip, as supervise.py makes,

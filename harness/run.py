@@ -256,7 +256,7 @@ def _recorded_goal(database: ExampleDatabase | None, key: bytes,
 def _replay_saved(run: RunState, database: ExampleDatabase | None,
                   key: bytes) -> Failure | None:
     """Saved failures first: a goal the sweep once failed on, then Hypothesis's own."""
-    recorded = _recorded_goal(database, key, run.roadmap.goals)
+    recorded = _recorded_goal(database, key, _selected_goals(run))
     if recorded is not None:
         run.phase = "replay"
         found = sweep(run, [recorded])
@@ -264,7 +264,7 @@ def _replay_saved(run: RunState, database: ExampleDatabase | None,
             return found[0]
         if database is not None:
             database.delete(key, recorded.id.encode())
-    if database is None:
+    if database is None or not run.options.explore:
         return None
     run.phase = "replay"
     return _hypothesis(run, database, (Phase.reuse, Phase.shrink))
@@ -277,13 +277,29 @@ def _sweep_all(run: RunState, database: ExampleDatabase | None,
     if not (run.options.sweep and run.options.roadmap):
         return None
     run.phase = "sweep"
-    found = sweep(run)
+    found = sweep(run) if run.options.goals is None else _sweep_selected(run)
     if found is None:
         return None
     failure, goal = found
     if database is not None:
         database.save(key, goal.id.encode())
     return failure
+
+
+def _selected_goals(run: RunState) -> list[Goal]:
+    """The roadmap's goals ``options.goals`` names (all of them when it names none)."""
+    wanted = run.options.goals
+    return [g for g in run.roadmap.goals if wanted is None or g.id in wanted]
+
+
+def _sweep_selected(run: RunState) -> tuple[Failure, Goal] | None:
+    """The sweep of the selected goals only (one pytest item each), then the isolation
+    pass of the refusals among them that could not be made to hold alone where they
+    first can happen, as the whole sweep does."""
+    found = sweep(run, _selected_goals(run))
+    if found is None and run.not_isolated:
+        found = sweep(run, [Goal("isolation", g.id, g.event) for g in run.not_isolated])
+    return found
 
 
 def _search(run: RunState, database: ExampleDatabase | None,
@@ -293,7 +309,7 @@ def _search(run: RunState, database: ExampleDatabase | None,
     key = _sweep_key(run.options, run.system)
     try:
         failure = _replay_saved(run, database, key) or _sweep_all(run, database, key)
-        if failure is None:
+        if failure is None and run.options.explore:
             run.phase = "explore"
             failure = _hypothesis(run, database, (Phase.generate, Phase.target, Phase.shrink))
         return failure
@@ -339,7 +355,7 @@ def never_reached(run: RunState) -> list[str]:
     exercised: a pass that leaves some is incomplete."""
     coverage, roadmap = run.coverage, run.roadmap
     missed = []
-    for goal in roadmap.goals:
+    for goal in _selected_goals(run):
         counts = coverage.transitions if goal.kind == "transition" else coverage.rejections
         if not counts.get(goal.id) and roadmap.find(goal) is not None:
             missed.append(goal.id)

@@ -293,6 +293,15 @@ def _print_text(out: Console, table: Matrix, lang: str) -> None:
         citing = ", ".join(citing_name(e) for e in answer.citing)
         questions.add_row(plain(answer.question.id), plain(choice or ""), plain(citing or "-"))
     out.print(questions)
+    if table.extensions:
+        extensions = Table(title="Extensions beyond the source (modelled under a question)",
+                           show_lines=True)
+        for column in ("event", "question", "elements"):
+            extensions.add_column(column, overflow="fold")
+        for ext in table.extensions:
+            extensions.add_row(plain(ext.event.name), plain(ext.question),
+                               plain(", ".join(citing_name(e) for e in ext.elements) or "-"))
+        out.print(extensions)
 
 
 def _markdown(table: Matrix, lang: str) -> str:
@@ -304,6 +313,11 @@ def _markdown(table: Matrix, lang: str) -> str:
     for answer in table.questions:
         choice = answer.assumption.choice.get(lang) if answer.assumption else "**none**"
         lines.append(f"| {answer.question.id} | {choice} |")
+    if table.extensions:
+        lines += ["", "| Extension beyond the source | Question | Elements |", "|---|---|---|"]
+        lines += [f"| {ext.event.name} | {ext.question} | "
+                  f"{', '.join(citing_name(e) for e in ext.elements)} |"
+                  for ext in table.extensions]
     return "\n".join(lines)
 
 

@@ -73,6 +73,7 @@ KEYS: dict[str, tuple[type, str]] = {
     "repeat": (bool, "the repeat rule for counters"),
     "roadmap": (bool, "start examples in deep states, and the sweep"),
     "sweep": (bool, "make every transition and refusal happen once first"),
+    "explore": (bool, "explore with Hypothesis after the sweep (false: the sweep alone)"),
     "repeat_cap": (int, "the longest single repeat"),
     "backend_mode": (str, "auto, signal, thread or process"),
     "require_coverage": (bool, "a pass short of the sweep's coverage exits 1"),

@@ -1,6 +1,11 @@
 """The traceability matrix: each rule with what enforces it, each open question with its answer.
 
-Derived from the IR alone, for ``authspec trace``, the review report and CI gates.
+Derived from the IR alone, for ``authspec trace``, the review report and CI gates. Each
+element is one event's (a ``rejects`` or ``transitions`` entry listing several events gives
+one element per event, each citing the entry's rules: an entry whose events answer to
+different rules is written as one entry per event, so that each cites its own). Events beyond
+the source (``extension: Q..`` in the system file) are listed with the question under which
+they are modelled and the elements that act on them.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from dataclasses import dataclass
 
 from .ir import (
     Assumption,
+    Event,
     Invariant,
     Policy,
     Question,
@@ -50,9 +56,22 @@ class QuestionRow:
 
 
 @dataclass(frozen=True)
+class ExtensionRow:
+    """An event modelled beyond the source, under the question ``event.extension``."""
+
+    event: Event
+    elements: tuple[Element, ...]  # the transitions and refusals of the event
+
+    @property
+    def question(self) -> str:
+        return self.event.extension
+
+
+@dataclass(frozen=True)
 class Matrix:
     rules: tuple[RuleRow, ...]
     questions: tuple[QuestionRow, ...]
+    extensions: tuple[ExtensionRow, ...] = ()
 
     @property
     def uncovered(self) -> tuple[str, ...]:
@@ -81,6 +100,10 @@ class Matrix:
                                if row.assumption else None),
                 "citing": [citing_name(e) for e in row.citing],
             } for row in self.questions],
+            "extensions": [{
+                "event": row.event.name, "question": row.question,
+                "elements": [citing_name(e) for e in row.elements],
+            } for row in self.extensions],
         }
 
 
@@ -107,4 +130,7 @@ def matrix(system: System) -> Matrix:
     answers = {a.question: a for a in system.assumptions}
     questions = tuple(QuestionRow(q, answers.get(q.id), tuple(cited.get(q.id, ())))
                       for q in system.catalogue.questions)
-    return Matrix(rules, questions)
+    acting: tuple[Transition | Rejection, ...] = (*system.transitions, *system.rejections)
+    extensions = tuple(ExtensionRow(event, tuple(e for e in acting if e.event == event.name))
+                       for event in system.events if event.extension)
+    return Matrix(rules, questions, extensions)

@@ -845,8 +845,14 @@ def test_adapter_walkthrough(adapter: BankAdapter) -> None:
     ok("change_login_password", old=LOGIN_PW, new=NEW_LOGIN)
     ok("pay", **pay_params(amount=30_000))
     assert adapter.observe().states["static_password"] == "exhausted"
-    no("card_missing", "apply_otp_card", id_document="valid", card="other_card")
-    ok("apply_otp_card", id_document="valid", card="registered_card")  # the opened card
+    no("card_missing", "apply_otp_card", id_document="valid", card="other_card",
+       business_form=True, ecommerce_declared=True)
+    no("business_form_missing", "apply_otp_card", id_document="valid", card="registered_card",
+       business_form=False, ecommerce_declared=True)
+    no("ecommerce_not_declared", "apply_otp_card", id_document="valid", card="registered_card",
+       business_form=True, ecommerce_declared=False)
+    ok("apply_otp_card", id_document="valid", card="registered_card",  # the opened card
+       business_form=True, ecommerce_declared=True)
     no("payment_password_invalidated", "activate_otp_card")
     ok("set_payment_password", new=NEW_PAY)
     ok("activate_otp_card")
@@ -932,7 +938,8 @@ def test_adapter_reopened_on_the_same_file(tmp_path: Path) -> None:
         ("register", {**REGISTER, "local_account": False, "card_application_form": True}),
         ("login", {"password": LOGIN_PW}),
         ("change_login_password", {"old": LOGIN_PW, "new": NEW_LOGIN}),
-        ("apply_otp_card", {"id_document": "valid", "card": "registered_card"}),
+        ("apply_otp_card", {"id_document": "valid", "card": "registered_card",
+                            "business_form": True, "ecommerce_declared": True}),
         ("set_payment_password", {"new": NEW_PAY}),
         ("activate_otp_card", {}),
     ]:

@@ -65,8 +65,10 @@ def reset_payment() -> Step:
     return ("reset_payment_password", {"id_document": "valid", "card": "registered_card"})
 
 
-def apply_otp(id_document: str = "valid", card: str = "registered_card") -> Step:
-    return ("apply_otp_card", {"id_document": id_document, "card": card})
+def apply_otp(id_document: str = "valid", card: str = "registered_card",
+              **application: bool) -> Step:
+    return ("apply_otp_card", {"id_document": id_document, "card": card, "business_form": True,
+                               "ecommerce_declared": True, **application})
 
 
 def activate() -> Step:
@@ -74,8 +76,9 @@ def activate() -> Step:
 
 
 def apply_ukey(brand: str = "brand_a", id_document: str = "valid",
-               card: str = "registered_card") -> Step:
-    return ("apply_ukey", {"id_document": id_document, "card": card, "brand": brand})
+               card: str = "registered_card", **application: bool) -> Step:
+    return ("apply_ukey", {"id_document": id_document, "card": card, "business_form": True,
+                           "ecommerce_declared": True, "brand": brand, **application})
 
 
 def install_driver(brand: str = "brand_a") -> Step:
@@ -124,6 +127,9 @@ TRACES: dict[str, list[Step]] = {
     "exhausted_early": [register(), pay(amount=29_950), pay(amount=50)],
     "static_after_card": [*ONLINE, apply_otp(), set_payment(), pay(password="pay123")],
     # R6-R9 OTP card
+    "otp_apply_without_form": [register(), apply_otp(business_form=False)],
+    "ukey_apply_without_ecommerce": [register(), apply_ukey(ecommerce_declared=False)],
+    "application_effects_before_checks": [register(), apply_otp(card="none")],
     "otp_apply_without_id": [register(), apply_otp(id_document="other_person")],
     "otp_apply_without_card": [register(), apply_otp(card="none")],
     "otp_code_not_checked": [*OTP_READY, otp_pay(otp=False)],

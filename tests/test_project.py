@@ -119,11 +119,11 @@ def test_a_file_that_is_not_toml_says_where(tmp_path: Path) -> None:
 
 def test_the_keys_are_the_check_options_fields() -> None:
     """One source of truth: every field of CheckOptions but show_secrets and backend_options
-    (both left to the command line) is a key of the file, with the type the field takes;
-    the file adds nothing else."""
+    (both left to the command line) and goals (the pytest plugin's split) is a key of the
+    file, with the type the field takes; the file adds nothing else."""
     hints = typing.get_type_hints(CheckOptions)
-    fields = {f.name for f in dataclasses.fields(CheckOptions)} - {"show_secrets",
-                                                                   "backend_options"}
+    fields = {f.name for f in dataclasses.fields(CheckOptions)} - {
+        "show_secrets", "backend_options", "goals"}
     assert set(KEYS) == fields
     for name, (kind, _) in KEYS.items():
         assert kind in typing.get_args(hints[name]) or hints[name] is kind, name

@@ -18,6 +18,8 @@ REGISTER = dict(
 PAY = dict(method="static", channel="b2c", amount=100, password="246810",
            otp_code_correct=True, ukey_connected=True, ukey_password_correct=True)
 COUNTER = dict(id_document="valid", card="registered_card")
+# a card or U-key application: ID, card, the business form and the e-commerce declaration
+APPLICATION = dict(**COUNTER, business_form=True, ecommerce_declared=True)
 LOGIN_PASSWORD = "Login2024"
 PAYMENT_PASSWORD = "Pay2024ok"
 
@@ -52,7 +54,7 @@ class Customer:
 
     def with_otp_card(self) -> Customer:
         self.online()
-        assert self.do("apply_otp_card", **COUNTER).accepted
+        assert self.do("apply_otp_card", **APPLICATION).accepted
         assert self.do("set_payment_password", new=PAYMENT_PASSWORD).accepted
         assert self.do("activate_otp_card").accepted
         assert self.do("logout").accepted
@@ -61,7 +63,7 @@ class Customer:
 
     def with_ukey(self, brand: str = "brand_a") -> Customer:
         self.online()
-        assert self.do("apply_ukey", **COUNTER, brand=brand).accepted
+        assert self.do("apply_ukey", **APPLICATION, brand=brand).accepted
         assert self.do("install_driver", brand=brand).accepted
         assert self.do("download_certificate", route="online", ukey_connected=True).accepted
         return self
@@ -119,7 +121,7 @@ def test_r4_own_ukey_presented_is_held_from_registration(customer: Customer) -> 
 def test_nothing_works_before_registration(customer: Customer) -> None:
     assert refused(customer.do("login", password="123456"), "not_registered")
     assert refused(customer.pay(), "not_registered")
-    assert refused(customer.do("apply_ukey", **COUNTER, brand="brand_a"), "not_registered")
+    assert refused(customer.do("apply_ukey", **APPLICATION, brand="brand_a"), "not_registered")
 
 
 # -- Static password: R5 -------------------------------------------------------------------
@@ -148,7 +150,7 @@ def test_r5_wrong_payment_password_is_refused_and_not_counted(customer: Customer
 
 def test_q2_static_payments_stop_after_a_card_application(customer: Customer) -> None:
     customer.online()
-    assert customer.do("apply_otp_card", **COUNTER).accepted
+    assert customer.do("apply_otp_card", **APPLICATION).accepted
     assert customer.do("set_payment_password", new=PAYMENT_PASSWORD).accepted
     assert refused(customer.pay(password=PAYMENT_PASSWORD), "static_superseded")
 
@@ -160,13 +162,13 @@ def test_q2_static_payments_stop_after_a_card_application(customer: Customer) ->
 def test_r6_card_application_needs_id_and_registered_card(
         customer: Customer, changes: dict, reason: str) -> None:
     customer.register()
-    assert refused(customer.do("apply_otp_card", **{**COUNTER, **changes}), reason)
+    assert refused(customer.do("apply_otp_card", **{**APPLICATION, **changes}), reason)
     assert customer.state("otp_card") == "none"
 
 
 def test_r7_activation_needs_login_and_letter_digit_passwords(customer: Customer) -> None:
     customer.register()
-    assert customer.do("apply_otp_card", **COUNTER).accepted
+    assert customer.do("apply_otp_card", **APPLICATION).accepted
     assert refused(customer.do("activate_otp_card"), "not_logged_in")
     assert customer.do("login", password="123456").accepted
     assert refused(customer.do("activate_otp_card"), "password_change_required")
@@ -191,7 +193,7 @@ def test_r8_1000th_use_accepted_1001st_refused(customer: Customer) -> None:
     assert refused(customer.pay(**pay), "otp_card_used_up")
     assert customer.value("otp_card.uses") == 1000
     # a new card, applied for at a counter, starts again (and must be activated again, Q4)
-    assert customer.do("apply_otp_card", **COUNTER).accepted
+    assert customer.do("apply_otp_card", **APPLICATION).accepted
     assert customer.value("otp_card.uses") == 0 and customer.state("otp_card") == "issued"
 
 
@@ -204,7 +206,7 @@ def test_q5_wrong_code_consumes_no_use(customer: Customer) -> None:
 
 def test_r9_first_b2c_payment_needs_a_login_after_the_card_was_issued(customer: Customer) -> None:
     customer.online()
-    assert customer.do("apply_otp_card", **COUNTER).accepted      # still in the old session
+    assert customer.do("apply_otp_card", **APPLICATION).accepted      # still in the old session
     assert customer.do("set_payment_password", new=PAYMENT_PASSWORD).accepted
     assert customer.do("activate_otp_card").accepted
     pay = dict(method="otp", password=PAYMENT_PASSWORD)
@@ -218,22 +220,22 @@ def test_r9_first_b2c_payment_needs_a_login_after_the_card_was_issued(customer: 
 
 def test_r10_r13_any_registered_user_may_apply_for_a_ukey(customer: Customer) -> None:
     customer.register()
-    assert refused(customer.do("apply_ukey", id_document="expired", card="registered_card",
+    assert refused(customer.do("apply_ukey", **{**APPLICATION, "id_document": "expired"},
                                brand="brand_a"), "id_invalid")
-    assert customer.do("apply_ukey", **COUNTER, brand="brand_a").accepted
-    assert refused(customer.do("apply_ukey", **COUNTER, brand="brand_a"), "ukey_already_held")
+    assert customer.do("apply_ukey", **APPLICATION, brand="brand_a").accepted
+    assert refused(customer.do("apply_ukey", **APPLICATION, brand="brand_a"), "ukey_already_held")
 
 
 def test_r11_r14_driver_of_its_own_brand_only(customer: Customer) -> None:
     customer.online()
-    assert customer.do("apply_ukey", **COUNTER, brand="brand_b").accepted
+    assert customer.do("apply_ukey", **APPLICATION, brand="brand_b").accepted
     assert refused(customer.do("install_driver", brand="brand_a"), "wrong_driver_brand")
     assert customer.do("install_driver", brand="brand_b").accepted
 
 
 def test_r15_certificate_online_needs_plugged_ukey_and_driver(customer: Customer) -> None:
     customer.online()
-    assert customer.do("apply_ukey", **COUNTER, brand="brand_a").accepted
+    assert customer.do("apply_ukey", **APPLICATION, brand="brand_a").accepted
     assert refused(customer.do("download_certificate", route="online", ukey_connected=True),
                    "driver_not_installed")
     assert customer.do("install_driver", brand="brand_a").accepted
@@ -245,7 +247,7 @@ def test_r15_certificate_online_needs_plugged_ukey_and_driver(customer: Customer
 
 def test_q12_counter_certificate_without_driver_then_driver(customer: Customer) -> None:
     customer.online()
-    assert customer.do("apply_ukey", **COUNTER, brand="brand_a").accepted
+    assert customer.do("apply_ukey", **APPLICATION, brand="brand_a").accepted
     assert customer.do("download_certificate", route="counter", ukey_connected=True).accepted
     assert refused(customer.pay(method="ukey", amount=10), "driver_not_installed")
     assert customer.do("install_driver", brand="brand_a").accepted
@@ -275,7 +277,7 @@ def test_r16_ukey_pays_only_in_a_full_session_whatever_the_channel(customer: Cus
 
 def test_r11_ukey_payment_without_certificate_refused(customer: Customer) -> None:
     customer.online()
-    assert customer.do("apply_ukey", **COUNTER, brand="brand_a").accepted
+    assert customer.do("apply_ukey", **APPLICATION, brand="brand_a").accepted
     assert customer.do("install_driver", brand="brand_a").accepted
     assert refused(customer.pay(method="ukey"), "certificate_missing")
 
@@ -358,7 +360,7 @@ def test_r22_old_payment_password_fails_after_application(
         customer: Customer, application: str) -> None:
     customer.online()
     extra = {"brand": "brand_a"} if application == "apply_ukey" else {}
-    assert customer.do(application, **COUNTER, **extra).accepted
+    assert customer.do(application, **APPLICATION, **extra).accepted
     assert customer.state("payment_password") == "invalidated"
     assert refused(customer.pay(), "payment_password_invalidated")
     assert refused(customer.do("change_payment_password", old="246810", new="New2024pw"),

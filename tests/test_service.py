@@ -148,7 +148,8 @@ def test_a_customer_from_the_counter_to_three_ways_of_paying(http: httpx.Client)
     assert more.status_code == 409 and code_of(more) == "quota_exhausted"
 
     card = http.post(f"/counter/customers/{CUSTOMER}/otp-cards",
-                     json={"id_document": VALID_ID, "card_number": CARD})
+                     json={"id_document": VALID_ID, "card_number": CARD,
+                           "business_form": True, "ecommerce_declared": True})
     assert card.status_code == 201 and len(card.json()["cells"]) == 80
     cells = card.json()["cells"]
     assert http.post(f"/customers/{CUSTOMER}/payment-password", headers=bearer(token),
@@ -163,7 +164,8 @@ def test_a_customer_from_the_counter_to_three_ways_of_paying(http: httpx.Client)
     assert replayed.status_code == 403 and code_of(replayed) == "wrong_otp_code"
 
     ukey = http.post(f"/counter/customers/{CUSTOMER}/ukeys",
-                     json={"id_document": VALID_ID, "card_number": CARD, "brand": "brand_a"})
+                     json={"id_document": VALID_ID, "card_number": CARD, "brand": "brand_a",
+                           "business_form": True, "ecommerce_declared": True})
     assert ukey.status_code == 201 and ukey.json()["brand"] == "brand_a"
     wrong = http.put(f"/customers/{CUSTOMER}/ukey/driver", headers=bearer(token),
                      json={"brand": "brand_b"})

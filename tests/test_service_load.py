@@ -130,7 +130,7 @@ def prepare_otp_customer(url: str, path: Path) -> dict[str, str]:
                         json={"old": LOGIN_PW, "new": NEW_LOGIN}).status_code == 204
         issued = http.post(f"/counter/customers/{OTP_CUSTOMER}/otp-cards", json={
             "id_document": {"number": OTP_CUSTOMER, "expires_on": "2099-12-31"},
-            "card_number": card})
+            "card_number": card, "business_form": True, "ecommerce_declared": True})
         assert issued.status_code == 201
         assert http.post(f"/customers/{OTP_CUSTOMER}/payment-password", headers=auth,
                          json={"new": NEW_PAY}).status_code == 201
