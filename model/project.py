@@ -23,8 +23,8 @@ command finds them from any folder below it. ``out`` is the project's output fol
 the check's options (``harness/options.py``: ``examples``, ``steps``, ``max_seconds``,
 ``shrink_seconds``, ``seed``, ``database``, ``timeout``, ``observe``, ``backend_mode``,
 ``require_coverage``, ``codes``, ``compare``, ``mapping``, ``base_url``, and the switches
-``repair``, ``repeat``, ``roadmap``, ``sweep``, ``repeat_cap``); ``show_secrets`` is left to
-the command line. ``max_seconds = 0`` and ``timeout = 0`` mean no limit, as on the command
+``repair``, ``repeat``, ``roadmap``, ``sweep``, ``explore``, ``repeat_cap``); ``show_secrets``
+and ``--backend-option`` are left to the command line. ``max_seconds = 0`` and ``timeout = 0`` mean no limit, as on the command
 line. An option given on the command line wins over the file. An unknown key or a value of
 the wrong type is an error at ``file:line`` saying what to write instead.
 

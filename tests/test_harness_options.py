@@ -217,7 +217,7 @@ def test_the_check_command_takes_backend_options(app, tmp_path):
     assert "expected: rejected(weak_pin)" in weak.output
     replay = next(tmp_path.glob("replay_*.py")).read_text(encoding="utf-8")
     assert "BACKEND_OPTIONS = {'min_pin': 5}" in replay
-    assert "Replayer(BACKEND, SPECS, options=BACKEND_OPTIONS)" in replay
+    assert "Replayer(BACKEND, SPECS, options=BACKEND_OPTIONS, here=__file__)" in replay
     bad = invoke(app, *args, "--backend-option", "min_pin")
     assert bad.exit_code == 2 and "give KEY=VALUE" in bad.output
     unknown = invoke(app, *args, "--backend-option", "nope=1", "--no-supervise")

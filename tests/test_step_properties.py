@@ -274,7 +274,8 @@ def test_a_variant_of_the_shipped_specs_is_caught_by_simulate(tmp_path: Path) ->
     trace = tmp_path / "trace.yaml"
     trace.write_text(text[:text.index(paid) + len(paid)]
                      + "  - {event: apply_ukey, params: {id_document: valid, card: "
-                     "registered_card, brand: brand_a}, expect: accepted}\n"
+                     "registered_card, business_form: true, ecommerce_declared: true, "
+                     "brand: brand_a}, expect: accepted}\n"
                      "  - {event: pay, params: {channel: online_banking}, "
                      "expect: payment_password_invalidated}\n", encoding="utf-8")
     shipped = load()
