@@ -1,0 +1,237 @@
+"""Entities: many customers, and what is theirs (model/entities.py).
+
+The language (declared instances, machines per instance, events naming their instance,
+explicit references to another instance), the pure step over a grounded system, the
+partition of snapshots and histories by instance, the static checks, and the two-customer
+version of the shipped specs against the reference bank."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from authspec.model import expr as ex
+from authspec.model.checks import check_system
+from authspec.model.entities import (
+    acting_instance,
+    cross_instance_reads,
+    partition,
+    project,
+    project_history,
+)
+from authspec.model.errors import ModelError, SpecErrors
+from authspec.model.loader import load
+from authspec.model.semantics import semantics_of
+
+ROOT = Path(__file__).resolve().parent.parent
+TWO = ROOT / "examples" / "two_customers"
+TRANSFER = Path(__file__).parent / "entity_specs" / "transfer"
+
+
+@pytest.fixture(scope="module")
+def two():
+    return load(TWO)
+
+
+@pytest.fixture(scope="module")
+def transfer():
+    return load(TRANSFER)
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def test_the_two_customer_specs_reuse_the_shipped_machines(two):
+    one = load(ROOT / "specs")
+    assert one.entities == () and two.entities[0].instances == ("alice", "bob")
+    assert [m.name for m in two.machines] == [
+        f"{m.name}[{c}]" for m in one.machines for c in ("alice", "bob")]
+    assert len(two.transitions) == 2 * len(one.transitions)
+    assert len(two.rejections) == 2 * len(one.rejections)
+    assert {m.file for m in two.machines} == {m.file for m in one.machines}
+    # every event acts on a customer: the implicit first parameter, drawn like an enum
+    for event, original in zip(two.events, one.events, strict=True):
+        first, *rest = event.params
+        assert (first.name, first.implicit, first.type.values) == (
+            "customer", True, ("alice", "bob"))
+        assert tuple(rest) == original.params
+
+
+def test_instance_elements_are_named_after_their_machine(two):
+    login = next(t for t in two.transitions if t.id == "session[bob].login")
+    assert login.machine == "session[bob]"
+    assert login.guard.source.startswith("customer == 'bob' and (")
+    refs = {n.machine for n in ex.walk(login.guard.tree) if isinstance(n, ex.StateRef)}
+    assert refs == {"login_password[bob]"}  # the same customer's password, unqualified
+    assert two.machine("static_password[alice]").variables[0].qualified == \
+        "static_password[alice].spent"
+    assert two.machine("session[alice]").template == "session"
+
+
+def test_a_spec_without_entities_is_unchanged():
+    one = load(ROOT / "specs")
+    assert all(not m.entity and not m.instance and not m.template for m in one.machines)
+    assert all(not p.implicit for e in one.events for p in e.params)
+    assert "session.login" in {t.id for t in one.transitions}
+
+
+def test_short_forms_and_shared_machines(transfer):
+    entity = transfer.entity("customer")
+    assert entity.machines == ("session", "wallet")
+    assert [m.name for m in transfer.machines] == [
+        "session[alice]", "session[bob]", "wallet[alice]", "wallet[bob]", "desk"]
+    assert transfer.event("open_desk").params == ()  # only a shared machine takes it
+    payee = transfer.event("transfer").param("payee")
+    assert payee.entity == "customer" and not payee.implicit
+    assert [i.id for i in transfer.invariants] == ["capped[alice]", "capped[bob]"]
+
+
+def test_instances_given_as_a_number(tmp_path):
+    folder = _variant(tmp_path, "instances: [alice, bob]", "instances: 3")
+    system = load(folder)
+    assert system.entity("customer").instances == ("customer1", "customer2", "customer3")
+    assert "wallet[customer3].transfer" in {t.id for t in system.transitions}
+
+
+# -- the pure step ---------------------------------------------------------------------------
+
+
+def test_the_event_instance_selects_the_configuration(transfer):
+    sem = semantics_of(transfer)
+    start = sem.initial
+    outcome, after = sem.step(start, "login", {"customer": "bob"})
+    assert outcome.accepted and outcome.transitions == ("session[bob].login",)
+    assert sem.states_of(after)["session[bob]"] == "in"
+    assert sem.states_of(after)["session[alice]"] == "out"
+    assert hash(after) != hash(start) and after != start
+    again, same = sem.step(start, "login", {"customer": "bob"})
+    assert (again, same) == (outcome, after)  # pure
+    with pytest.raises(ModelError, match="customer"):
+        sem.step(start, "login", {})
+
+
+def test_another_instance_is_read_through_its_parameter(transfer):
+    sem = semantics_of(transfer)
+    snap = sem.initial
+    for who in ("alice",):
+        _, snap = sem.step(snap, "login", {"customer": who})
+    refused, _ = sem.step(snap, "transfer", {"customer": "alice", "payee": "bob", "amount": 2})
+    assert refused.reason == "payee_offline"
+    _, snap = sem.step(snap, "login", {"customer": "bob"})
+    done, snap = sem.step(snap, "transfer", {"customer": "alice", "payee": "bob", "amount": 2})
+    assert done.accepted and sem.values_of(snap)["wallet[alice].sent"] == 2
+    assert sem.values_of(snap)["wallet[bob].sent"] == 0
+    bobs, _ = sem.step(snap, "transfer", {"customer": "bob", "payee": "alice", "amount": 5})
+    assert bobs.transitions == ("wallet[bob].transfer",)
+
+
+def test_a_shared_machine_reads_the_acting_instance(transfer):
+    sem = semantics_of(transfer)
+    _, snap = sem.step(sem.initial, "open_desk", {})
+    _, snap = sem.step(snap, "login", {"customer": "alice"})
+    assert sem.values_of(snap)["desk.logins"] == 1
+    twice, snap = sem.step(snap, "login", {"customer": "alice"})
+    assert not twice.accepted  # alice is in: neither her session nor the desk moves
+    _, snap = sem.step(snap, "login", {"customer": "bob"})
+    assert sem.values_of(snap)["desk.logins"] == 2
+
+
+# -- partitions ------------------------------------------------------------------------------
+
+
+def test_a_snapshot_projects_onto_one_instance(transfer):
+    sem = semantics_of(transfer)
+    bob = partition(sem, "customer", "bob")
+    assert bob.machines == ("session[bob]", "wallet[bob]")
+    before = bob.of(sem.initial)
+    snap = sem.initial
+    for event in ("login", "logout", "login"):
+        _, snap = sem.step(snap, event, {"customer": "alice"})
+        assert bob.of(snap) == before  # what alice does is not bob's
+    _, snap = sem.step(snap, "login", {"customer": "bob"})
+    assert project(sem, snap, "customer", "bob").states == ("in", "open")
+    assert project(sem, snap, "customer", "alice").states == ("in", "open")
+    with pytest.raises(ModelError, match="carol"):
+        partition(sem, "customer", "carol")
+
+
+def test_a_history_projects_onto_one_instance(transfer):
+    history = [("login", {"customer": "alice"}), ("open_desk", {}),
+               ("login", {"customer": "bob"}), ("logout", {"customer": "alice"})]
+    assert project_history(transfer, history, "customer", "alice") == [history[0], history[3]]
+    assert project_history(transfer, history, "customer", "bob") == [history[2]]
+    assert acting_instance(transfer, "open_desk", {}, "customer") is None
+
+
+def test_cross_instance_reads_are_listed(transfer, two):
+    found = cross_instance_reads(transfer)
+    assert "wallet[alice].transfer" in found and "desk.count" in found
+    assert "session[alice].login" not in found
+    assert cross_instance_reads(two) == []  # the shipped policy is per customer throughout
+
+
+# -- static checks and errors ----------------------------------------------------------------
+
+
+def test_the_checks_run_on_grounded_systems(transfer):
+    findings = check_system(transfer)
+    assert not [f for f in findings if f.severity == "error"], findings
+
+
+def test_a_range_error_behind_a_selected_reference_is_found(tmp_path):
+    folder = _variant(tmp_path, " and sent + amount <= 10", "", file="wallet.yaml")
+    errors = [f for f in check_system(load(folder)) if f.severity == "error"]
+    assert {f.code for f in errors} == {"effect-out-of-range"}
+    assert "payee=" in errors[0].message
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("session[payee].state == 'in' and sent", "session[amount].state == 'in' and sent",
+     "'amount' is not a parameter naming a customer"),
+    ("session[payee].state == 'in' and sent", "session['carol'].state == 'in' and sent",
+     "'carol' is not an instance of customer"),
+    ("session[payee].state == 'in' and sent", "desk[payee].state == 'open' and sent",
+     "machine 'desk' does not exist once per instance"),
+])
+def test_bad_instance_references_are_located(tmp_path, old, new, message):
+    folder = _variant(tmp_path, old, new, file="wallet.yaml")
+    with pytest.raises(SpecErrors) as caught:
+        load(folder)
+    text = str(caught.value)
+    assert message in text and "wallet.yaml:13:" in text
+
+
+def test_a_shared_event_must_name_the_instance(tmp_path):
+    folder = _variant(tmp_path, "- {id: open, event: open_desk, from: closed, to: open,",
+                      "- {id: open, event: open_desk, from: closed, to: open, "
+                      "when: \"session.state == 'in'\",", file="desk.yaml")
+    with pytest.raises(SpecErrors) as caught:
+        load(folder)
+    assert "session.state exists once per customer" in str(caught.value)
+    assert "desk.yaml:10:65:" in str(caught.value)
+
+
+def test_an_implicit_parameter_cannot_be_declared(tmp_path):
+    folder = _variant(tmp_path, "  login: {}", "  login: {params: {customer: {type: str}}}")
+    with pytest.raises(SpecErrors, match="has the name of an entity kind"):
+        load(folder)
+
+
+def test_extends_takes_only_names_and_entities(tmp_path):
+    (tmp_path / "system.yaml").write_text(
+        f"authspec: 1\nkind: system\nextends: {TRANSFER / 'system.yaml'}\n"
+        "otherwise: refused\n", encoding="utf-8")
+    with pytest.raises(SpecErrors, match="'otherwise' cannot be given beside 'extends'"):
+        load(tmp_path)
+
+
+def _variant(tmp_path: Path, old: str, new: str, file: str = "system.yaml") -> Path:
+    for source in TRANSFER.glob("*.yaml"):
+        (tmp_path / source.name).write_text(source.read_text(encoding="utf-8"),
+                                            encoding="utf-8")
+    target = tmp_path / file
+    text = target.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {file}"
+    target.write_text(text.replace(old, new), encoding="utf-8")
+    return tmp_path
