@@ -327,6 +327,52 @@ def project_history(system: System, history: Iterable[Any], kind: str, instance:
     return kept
 
 
+def twin_route(system: System, route: Iterable[tuple[str, dict[str, Any], int]]
+               ) -> list[tuple[str, dict[str, Any], int]]:
+    """A route of ``(event, params, times)`` steps with each step that acts on an instance
+    followed by the same step for every other instance of its kind: the instances walk
+    the same road side by side, so a step of one that changes, or is decided by, another's
+    state shows in the other's next step or observation (the harness's isolation sweep)."""
+    twinned = []
+    for event, params, times in route:
+        twinned.append((event, params, times))
+        for param in system.event(event).acts_on:
+            own = params.get(param.name)
+            twinned.extend((event, {**params, param.name: other}, times)
+                           for other in system.entity(param.entity).instances if other != own)
+    return twinned
+
+
+def first_instances(system: System) -> dict[str, str]:
+    """Entity kind -> its first instance."""
+    return {e.kind: e.instances[0] for e in system.entities}
+
+
+def stand_in(system: System, element_id: str) -> tuple[str, str, str] | None:
+    """For an element of an instance other than its kind's first: the id of the same
+    element of the first instance, the kind and the instance (``session[bob].login`` ->
+    ``("session[alice].login", "customer", "bob")``); None for any other element.
+    Instances are interchangeable, so a route to one serves the other, renamed
+    (``swapped``): the harness's roadmap explores the first instance only."""
+    first = first_instances(system)
+    for machine in system.machines:
+        if (machine.instance and machine.instance != first[machine.entity]
+                and element_id.startswith(machine.name + ".")):
+            twin = instance_name(machine.template, first[machine.entity])
+            return twin + element_id[len(machine.name):], machine.entity, machine.instance
+    return None
+
+
+def swapped(system: System, event: str, params: Mapping[str, Any], kind: str, one: str,
+            other: str) -> dict[str, Any]:
+    """``params`` of ``event`` with the instances ``one`` and ``other`` of ``kind`` swapped
+    in every parameter that names an instance of that kind."""
+    swap = {one: other, other: one}
+    kinds = {p.name for p in system.event(event).params if p.entity == kind}
+    return {name: swap.get(value, value) if name in kinds else value
+            for name, value in params.items()}
+
+
 def cross_instance_reads(system: System) -> list[str]:
     """The ids of the elements of a grounded system that read an instance other than their
     own or a shared machine's state, or whose shared machine reacts to an instance's event:
@@ -357,8 +403,12 @@ __all__ = [
     "Partition",
     "acting_instance",
     "cross_instance_reads",
+    "first_instances",
     "ground",
     "partition",
     "project",
     "project_history",
+    "stand_in",
+    "swapped",
+    "twin_route",
 ]
