@@ -324,8 +324,9 @@ class BankAdapter:
 
     def _register(self, p: Mapping[str, Any]) -> None:
         local = p["local_account"]
-        presented = {"registered_card": self._who.local_card, "other_card": OTHER_CARD}.get(p["card"])
-        medium = UKeyMedium(self._who.ukey_serial, p["ukey_brand"]) if p["ukey_presented"] else None
+        who = self._who
+        presented = {"registered_card": who.local_card, "other_card": OTHER_CARD}.get(p["card"])
+        medium = UKeyMedium(who.ukey_serial, p["ukey_brand"]) if p["ukey_presented"] else None
         request = RegistrationRequest(
             customer=self._customer,
             form_submitted=p["registration_form"],

@@ -16,8 +16,8 @@ broken object-level authorisation that real systems have:
 ``MUTANTS`` is declared as the mutant set ``isolation`` (entry point group
 ``authspec.mutant_sets``): ``authspec mutants --set isolation --specs
 examples/two_customers``; one of them is the backend ``isolation:NAME`` (family
-``isolation`` in ``authspec.backend_families``). Kept apart from ``bank/mutants.py`` so that the two families
-evolve independently.
+``isolation`` in ``authspec.backend_families``). Kept apart from ``bank/mutants.py`` so
+that the two families evolve independently.
 """
 
 from __future__ import annotations

@@ -228,9 +228,12 @@ def sweep(run: RunState, goals: list[Goal] | None = None) -> tuple[Failure, Goal
 def _first_instance_elements(system: System) -> frozenset[str]:
     """The ids of the transitions and refusals of each kind's first instance."""
     first = first_instances(system)
-    return frozenset(element.id for m in system.machines
-                     if m.instance and m.instance == first[m.entity]
-                     for element in (*m.transitions, *m.rejections))
+    ids: set[str] = set()
+    for machine in system.machines:
+        if machine.instance and machine.instance == first[machine.entity]:
+            ids.update(t.id for t in machine.transitions)
+            ids.update(r.id for r in machine.rejections)
+    return frozenset(ids)
 
 
 def _sweep_goals(run: RunState, goals: list[Goal]) -> tuple[Failure, Goal] | None:

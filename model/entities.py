@@ -145,9 +145,7 @@ class _Grounder:
             f"or {machine}['{first}'].{name}"))
 
     def expression(self, expr: Expr | None, ctx: Mapping[str, _Own]) -> Expr | None:
-        if expr is None:
-            return None
-        return replace(expr, tree=self.tree(expr.tree, ctx, expr))
+        return None if expr is None else self.present(expr, ctx)
 
     def guard(self, expr: Expr | None, ctx: Mapping[str, _Own], selector: tuple[str, str] | None,
               span: Any) -> Expr | None:
@@ -177,7 +175,11 @@ class _Grounder:
 
     def effects(self, effects: tuple[Assignment, ...], ctx: Mapping[str, _Own]
                 ) -> tuple[Assignment, ...]:
-        return tuple(replace(a, value=self.expression(a.value, ctx)) for a in effects)
+        return tuple(replace(a, value=self.present(a.value, ctx)) for a in effects)
+
+    def present(self, expr: Expr, ctx: Mapping[str, _Own]) -> Expr:
+        """``expr`` grounded (for an expression that is always there)."""
+        return replace(expr, tree=self.tree(expr.tree, ctx, expr))
 
     def transition(self, t: Transition, machine: Machine, name: str, instance: str) -> Transition:
         event = self.system.event(t.event)
@@ -207,7 +209,7 @@ class _Grounder:
                                                                    strict=True)}}
             suffix = "".join(f"[{i}]" for i in combination)
             result.append(replace(invariant, id=iid + suffix, machine=machine,
-                                  expr=self.expression(invariant.expr, inner)))
+                                  expr=self.present(invariant.expr, inner)))
         return result
 
     def machine(self, machine: Machine, instance: str) -> Machine:
@@ -227,7 +229,7 @@ class _Grounder:
             invariants=tuple(invariants))
 
     def system_(self) -> System:
-        machines = []
+        machines: list[Machine] = []
         for machine in self.system.machines:
             if machine.entity:
                 machines.extend(self.machine(machine, i) for i in self.instances[machine.entity])

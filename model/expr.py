@@ -886,10 +886,8 @@ def unparse(node: Node) -> str:
         return node.name
     if isinstance(node, Name):
         return ".".join(node.parts)
-    if isinstance(node, Select):
-        return f"{node.machine}[{node.param}].{node.name}"
-    if isinstance(node, InstanceRef | Indexed):
-        return f"{node.machine}[{unparse(node.index)}].{node.name}"
+    if isinstance(node, Select | InstanceRef | Indexed):
+        return _unparse_instance(node)
     if isinstance(node, Unary):
         inner = unparse(node.operand)
         if isinstance(node.operand, Binary):
@@ -905,6 +903,12 @@ def unparse(node: Node) -> str:
     if isinstance(node, ListLit):
         return f"[{', '.join(unparse(i) for i in node.items)}]"
     return "?"
+
+
+def _unparse_instance(node: Select | InstanceRef | Indexed) -> str:
+    """``machine[index].name`` as written."""
+    index = node.param if isinstance(node, Select) else unparse(node.index)
+    return f"{node.machine}[{index}].{node.name}"
 
 
 _PRECEDENCE = {"implies": 0, "or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4,

@@ -235,3 +235,88 @@ def _variant(tmp_path: Path, old: str, new: str, file: str = "system.yaml") -> P
     assert old in text, f"{old!r} not in {file}"
     target.write_text(text.replace(old, new), encoding="utf-8")
     return tmp_path
+
+
+# -- the harness -----------------------------------------------------------------------------
+
+
+def test_routes_to_another_instance_are_the_first_instances_renamed(two):
+    from authspec.harness.roadmap import Goal, Roadmap
+    from authspec.harness.strategies import analyse
+
+    roadmap = Roadmap(two, analyse(two))
+    alice = roadmap.route(Goal("transition", "session[alice].logout", "logout"))
+    bob = roadmap.route(Goal("transition", "session[bob].logout", "logout"))
+    assert [(e, p["customer"]) for e, p, _ in alice] == [("register", "alice"),
+                                                          ("login", "alice")]
+    assert [(e, p["customer"]) for e, p, _ in bob] == [("register", "bob"), ("login", "bob")]
+    assert [{k: v for k, v in p.items() if k != "customer"} for _, p, _ in bob] == [
+        {k: v for k, v in p.items() if k != "customer"} for _, p, _ in alice]
+    routed = list(roadmap.routes_by_depth(roadmap.goals))
+    assert len(routed) == len(roadmap.goals)  # every goal of both customers has a route
+    assert len(roadmap.nodes) < 400  # the first customer's states, not the product
+
+
+def test_a_twin_route_walks_every_instance_side_by_side(two):
+    from authspec.model.entities import twin_route
+
+    route = [("register", {"customer": "alice", "x": 1}, 1),
+             ("login", {"customer": "alice"}, 2)]
+    assert twin_route(two, route) == [
+        ("register", {"customer": "alice", "x": 1}, 1),
+        ("register", {"customer": "bob", "x": 1}, 1),
+        ("login", {"customer": "alice"}, 2), ("login", {"customer": "bob"}, 2)]
+
+
+def test_the_bank_adapter_plays_one_real_customer_per_instance(two):
+    from authspec.bank.adapter import CUSTOMERS, make_adapter
+
+    adapter = make_adapter(system=two)
+    try:
+        register = _registration()
+        assert adapter.perform("register", {"customer": "bob", **register}).accepted
+        assert adapter.perform("login", {"customer": "bob", "password": "123456"}).accepted
+        seen = adapter.observe()
+        assert seen.states["account[bob]"] == "registered"
+        assert seen.states["session[bob]"] == "restricted"
+        assert seen.states["account[alice]"] == "unregistered"
+        assert seen.variables["static_password[alice].spent"] == 0
+        assert adapter.bank.snapshot(CUSTOMERS[1][0]).registered
+        assert not adapter.bank.snapshot(CUSTOMERS[0][0]).registered
+        with pytest.raises(ValueError, match="carol"):
+            adapter.perform("logout", {"customer": "carol"})
+    finally:
+        adapter.close()
+
+
+def test_the_reference_bank_passes_with_two_customers():
+    from authspec.harness.options import CheckOptions
+    from authspec.harness.run import check
+
+    result = check(CheckOptions(backend="bank", specs=str(TWO), seed=3, database=None, out=None,
+                                max_seconds=6))
+    assert result.status == "pass", result.failure or result.error
+    summary = result.coverage.summary()
+    covered, declared = summary["transitions"]
+    assert declared == 66 and covered >= 60  # both customers' transitions, in 6 s
+
+
+@pytest.mark.parametrize("name", ["quota_booked_on_other_customer", "session_of_other_customer",
+                                  "counter_reset_ends_every_session"])
+def test_isolation_mutants_are_killed_with_two_customers_only(name):
+    from authspec.harness.options import CheckOptions
+    from authspec.harness.run import check
+
+    two = check(CheckOptions(backend=f"isolation:{name}", specs=str(TWO), seed=0,
+                             database=None, out=None, max_seconds=20))
+    assert two.status == "fail", f"{name} survived the two-customer check"
+    assert two.time_to_failure is not None and two.time_to_failure < 10
+    acting = {step.params.get("customer") for step in two.failure.steps}
+    assert acting == {"alice", "bob"}  # it takes both customers to see it
+
+
+def _registration() -> dict:
+    return dict(local_account=True, registration_form=True, agreement_acknowledged=True,
+                card_application_form=False, id_document="valid", card="registered_card",
+                own_ukey=False, ukey_presented=False, ukey_brand="brand_a",
+                initial_login_password="123456", initial_payment_password="654321")
