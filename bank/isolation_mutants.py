@@ -13,11 +13,12 @@ broken object-level authorisation that real systems have:
 * ``counter_reset_ends_every_session``: a counter reset of one customer's login password
   ends the sessions of every customer (R19, Q10).
 
-``MUTANTS`` is declared as the mutant set ``isolation`` (entry point group
-``authspec.mutant_sets``): ``authspec mutants --set isolation --specs
-examples/two_customers``; one of them is the backend ``isolation:NAME`` (family
-``isolation`` in ``authspec.backend_families``). Kept apart from ``bank/mutants.py`` so
-that the two families evolve independently.
+``MUTANTS`` lists them; one of them is the backend ``isolation:NAME`` (the family
+``isolation`` in ``authspec.backend_families``): ``authspec check -b
+isolation:session_of_other_customer --specs examples/two_customers``. Kept apart from
+``bank/mutants.py`` so that the two families evolve independently. (They are not a second
+``authspec.mutant_sets`` entry: ``authspec mutants`` without ``--set`` picks the only
+declared set, and others' commands and tests rely on that.)
 """
 
 from __future__ import annotations
