@@ -11,6 +11,13 @@ card for the challenge the bank shows, and so on.
 
 Name it on a command line as ``authspec.bank.adapter:make_adapter``. By default the bank
 uses a low PBKDF2 iteration count and no fsync (test mode): see ``make_adapter``.
+
+Several customers (a spec with ``entities: {customer: [alice, bob]}``, e.g.
+``examples/two_customers``): the adapter maps each declared instance, in order, to a real
+customer of the one bank (their own identity number, local card, U-key and wallet; see
+``CUSTOMERS``), takes the implicit ``customer`` parameter of each event to choose who acts,
+and observes every customer under the instance's machine names (``session[alice]``,
+``static_password[bob].spent``).
 """
 
 from __future__ import annotations
@@ -52,6 +59,17 @@ BRANDS = ("brand_a", "brand_b")
 PAY_METHODS = ("static", "otp", "ukey")
 CHANNELS = ("b2c", "online_banking")
 ROUTES = ("online", "counter")
+
+#: The real customers that a spec's instances stand for, in order: identity number, the
+#: card of their local account, the serial of their own U-key.
+CUSTOMERS: tuple[tuple[str, str, str], ...] = (
+    (CUSTOMER, LOCAL_CARD, OWN_UKEY_SERIAL),
+    ("110101199202023456", "6212260200007654321", "OWNUK0002"),
+    ("110101199303034567", "6212260200001112223", "OWNUK0003"),
+    ("110101199404045678", "6212260200004445556", "OWNUK0004"),
+)
+#: The entity kind whose instances are the bank's customers.
+CUSTOMER_KIND = "customer"
 
 ParamKind = type | tuple[str, ...]
 
@@ -147,14 +165,44 @@ def drawer_of(database: Path) -> Path:
     return database.with_name(database.name + ".wallet.json")
 
 
-class BankAdapter:
-    """The harness's view of one customer of a :class:`Bank` (or of a mutant of it)."""
+@dataclass
+class Customer:
+    """One real customer the adapter plays: who they are and what they carry."""
 
-    def __init__(self, bank: Bank, *, temp_dir: Path | None = None) -> None:
+    instance: str  # the spec's name for them ("" for the one customer of a plain spec)
+    id_number: str
+    local_card: str
+    ukey_serial: str
+    drawer: Path
+    wallet: Wallet
+
+    @classmethod
+    def at(cls, database: Path, instance: str, index: int) -> Customer:
+        id_number, card, serial = CUSTOMERS[index]
+        drawer = drawer_of(database) if not instance else database.with_name(
+            f"{database.name}.{instance}.wallet.json")
+        try:
+            wallet = Wallet.from_json(drawer.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            wallet = Wallet()
+        return cls(instance, id_number, card, serial, drawer, wallet)
+
+
+class BankAdapter:
+    """The harness's view of one customer of a :class:`Bank` (or of a mutant of it), or of
+    several (``customers``: the spec's instance names, one real customer each)."""
+
+    def __init__(self, bank: Bank, *, temp_dir: Path | None = None,
+                 customers: tuple[str, ...] = ()) -> None:
+        if len(customers) > len(CUSTOMERS):
+            raise ValueError(f"the adapter plays at most {len(CUSTOMERS)} customers, "
+                             f"the spec declares {len(customers)}")
         self.bank = bank
         self._temp_dir = temp_dir
-        self._drawer = drawer_of(bank.path)
-        self._wallet = self._open_drawer()
+        self._customers = [Customer.at(bank.path, name, i)
+                           for i, name in enumerate(customers or ("",))]
+        self._by_instance = {c.instance: c for c in self._customers}
+        self._who = self._customers[0]
         self._handlers: dict[str, Callable[[Mapping[str, Any]], None]] = {
             "register": self._register,
             "login": self._login,
@@ -175,16 +223,38 @@ class BankAdapter:
     def __repr__(self) -> str:
         return f"BankAdapter({self.bank!r})"
 
+    @property
+    def _wallet(self) -> Wallet:
+        return self._who.wallet
+
+    @property
+    def _drawer(self) -> Path:
+        return self._who.drawer
+
+    @property
+    def _customer(self) -> str:
+        return self._who.id_number
+
     # ------------------------------------------------------------------ protocol
 
     def reset(self) -> None:
-        """A fresh bank: no customers, nothing spent; the customer's pockets emptied."""
+        """A fresh bank: no customers, nothing spent; the customers' pockets emptied."""
         self.bank.reset()
-        self._wallet = Wallet()
-        self._drawer.unlink(missing_ok=True)
+        for customer in self._customers:
+            customer.wallet = Wallet()
+            customer.drawer.unlink(missing_ok=True)
 
     def perform(self, event: str, params: Mapping[str, Any]) -> Response:
-        """Carry out one spec event; a bank refusal becomes ``Response.rejected(code)``."""
+        """Carry out one spec event; a bank refusal becomes ``Response.rejected(code)``.
+
+        With several customers, ``params['customer']`` says who acts."""
+        if len(self._customers) > 1 or CUSTOMER_KIND in params:
+            params = dict(params)
+            who = params.pop(CUSTOMER_KIND, None)
+            if who not in self._by_instance:
+                raise ValueError(f"{event}: customer={who!r} is not one of "
+                                 f"{', '.join(self._by_instance)}")
+            self._who = self._by_instance[who]
         check_params(event, params)
         try:
             self._handlers[event](params)
@@ -194,42 +264,48 @@ class BankAdapter:
 
     def observe(self) -> Observation:
         """The state of every spec machine, as the bank's database tells it."""
-        return observation_of(self.bank.snapshot(CUSTOMER))
+        if not self._customers[0].instance:
+            return observation_of(self.bank.snapshot(self._customer))
+        states: dict[str, str] = {}
+        variables: dict[str, Any] = {}
+        for customer in self._customers:
+            seen = observation_of(self.bank.snapshot(customer.id_number))
+            suffix = f"[{customer.instance}]"
+            states.update({m + suffix: state for m, state in seen.states.items()})
+            for name, value in seen.variables.items():
+                machine, variable = name.split(".", 1)
+                variables[f"{machine}{suffix}.{variable}"] = value
+        return Observation(states=states, variables=variables)
 
     def close(self) -> None:
         """Close the database; remove it if it lives in a temporary directory of ours.
 
-        The customer's wallet goes into the drawer beside a database that stays.
+        The customers' wallets go into drawers beside a database that stays.
         """
         self.bank.close()
-        if self._temp_dir is None and self._wallet != Wallet():
-            self._drawer.touch(mode=0o600)
-            self._drawer.write_text(self._wallet.to_json(), encoding="utf-8")
+        for customer in self._customers:
+            if self._temp_dir is None and customer.wallet != Wallet():
+                customer.drawer.touch(mode=0o600)
+                customer.drawer.write_text(customer.wallet.to_json(), encoding="utf-8")
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
             self._temp_dir = None
-
-    def _open_drawer(self) -> Wallet:
-        try:
-            return Wallet.from_json(self._drawer.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return Wallet()
 
     # ------------------------------------------------------------------ concrete objects
 
     def _id_document(self, kind: str) -> IdDocument | None:
         if kind == "valid":
-            return IdDocument(CUSTOMER, VALID_UNTIL)
+            return IdDocument(self._customer, VALID_UNTIL)
         if kind == "expired":
-            return IdDocument(CUSTOMER, EXPIRED_ON)
+            return IdDocument(self._customer, EXPIRED_ON)
         if kind == "other_person":
             return IdDocument(OTHER_PERSON, VALID_UNTIL)
         return None
 
     def _registered_card(self) -> str:
         if self._wallet.card_number is None:
-            self._wallet.card_number = self.bank.snapshot(CUSTOMER).card_number
-        return self._wallet.card_number or LOCAL_CARD
+            self._wallet.card_number = self.bank.snapshot(self._customer).card_number
+        return self._wallet.card_number or self._who.local_card
 
     def _card(self, kind: str) -> str | None:
         if kind == "registered_card":
@@ -239,7 +315,7 @@ class BankAdapter:
         return None
 
     def _otp_code(self, correct: bool) -> str:
-        challenge = self.bank.otp_challenge(CUSTOMER)
+        challenge = self.bank.otp_challenge(self._customer)
         card = self._wallet.otp_card
         if challenge is None or card is None:
             return "000000"
@@ -250,14 +326,15 @@ class BankAdapter:
 
     def _register(self, p: Mapping[str, Any]) -> None:
         local = p["local_account"]
-        presented = {"registered_card": LOCAL_CARD, "other_card": OTHER_CARD}.get(p["card"])
-        medium = UKeyMedium(OWN_UKEY_SERIAL, p["ukey_brand"]) if p["ukey_presented"] else None
+        who = self._who
+        presented = {"registered_card": who.local_card, "other_card": OTHER_CARD}.get(p["card"])
+        medium = UKeyMedium(who.ukey_serial, p["ukey_brand"]) if p["ukey_presented"] else None
         request = RegistrationRequest(
-            customer=CUSTOMER,
+            customer=self._customer,
             form_submitted=p["registration_form"],
             agreement_acknowledged=p["agreement_acknowledged"],
             local_account=local,
-            card_to_register=LOCAL_CARD if local else None,
+            card_to_register=self._who.local_card if local else None,
             card_presented=presented,
             card_application_submitted=p["card_application_form"],
             id_document=self._id_document(p["id_document"]),
@@ -270,51 +347,51 @@ class BankAdapter:
         self._wallet.card_number = registration.card_number
 
     def _login(self, p: Mapping[str, Any]) -> None:
-        self.bank.login(CUSTOMER, p["password"])
+        self.bank.login(self._customer, p["password"])
 
     def _logout(self, p: Mapping[str, Any]) -> None:
-        self.bank.logout(CUSTOMER)
+        self.bank.logout(self._customer)
 
     def _change_login_password(self, p: Mapping[str, Any]) -> None:
-        self.bank.change_login_password(CUSTOMER, p["old"], p["new"])
+        self.bank.change_login_password(self._customer, p["old"], p["new"])
 
     def _reset_login_password(self, p: Mapping[str, Any]) -> None:
         self.bank.reset_login_password_at_counter(
-            CUSTOMER, self._id_document(p["id_document"]), self._card(p["card"]), p["new"]
+            self._customer, self._id_document(p["id_document"]), self._card(p["card"]), p["new"]
         )
 
     def _change_payment_password(self, p: Mapping[str, Any]) -> None:
-        self.bank.change_payment_password(CUSTOMER, p["old"], p["new"])
+        self.bank.change_payment_password(self._customer, p["old"], p["new"])
 
     def _set_payment_password(self, p: Mapping[str, Any]) -> None:
-        self.bank.set_payment_password(CUSTOMER, p["new"])
+        self.bank.set_payment_password(self._customer, p["new"])
 
     def _reset_payment_password(self, p: Mapping[str, Any]) -> None:
         self.bank.reset_payment_password_at_counter(
-            CUSTOMER, self._id_document(p["id_document"]), self._card(p["card"])
+            self._customer, self._id_document(p["id_document"]), self._card(p["card"])
         )
 
     def _apply_otp_card(self, p: Mapping[str, Any]) -> None:
         self._wallet.otp_card = self.bank.apply_otp_card(
-            CUSTOMER, self._id_document(p["id_document"]), self._card(p["card"]),
+            self._customer, self._id_document(p["id_document"]), self._card(p["card"]),
             business_form=p["business_form"], ecommerce_declared=p["ecommerce_declared"],
         )
 
     def _activate_otp_card(self, p: Mapping[str, Any]) -> None:
-        self.bank.activate_otp_card(CUSTOMER)
+        self.bank.activate_otp_card(self._customer)
 
     def _apply_ukey(self, p: Mapping[str, Any]) -> None:
         self.bank.apply_ukey(
-            CUSTOMER, self._id_document(p["id_document"]), self._card(p["card"]), p["brand"],
+            self._customer, self._id_document(p["id_document"]), self._card(p["card"]), p["brand"],
             business_form=p["business_form"], ecommerce_declared=p["ecommerce_declared"],
         )
 
     def _install_driver(self, p: Mapping[str, Any]) -> None:
-        self.bank.install_ukey_driver(CUSTOMER, p["brand"])
+        self.bank.install_ukey_driver(self._customer, p["brand"])
 
     def _download_certificate(self, p: Mapping[str, Any]) -> None:
         self.bank.download_certificate(
-            CUSTOMER, CertificateRoute(p["route"]), p["ukey_connected"]
+            self._customer, CertificateRoute(p["route"]), p["ukey_connected"]
         )
 
     def _pay(self, p: Mapping[str, Any]) -> None:
@@ -328,7 +405,7 @@ class BankAdapter:
             ukey_plugged_in=p["ukey_connected"],
             ukey_pin_verified=p["ukey_password_correct"],
         )
-        self.bank.pay(CUSTOMER, order)
+        self.bank.pay(self._customer, order)
 
 
 def observation_of(snap: CustomerSnapshot) -> Observation:
@@ -381,8 +458,10 @@ def make_adapter(
     """A :class:`BankAdapter` over a :class:`Bank` stored in the SQLite file ``path``.
 
     With ``path=None`` the file lives in a fresh temporary directory, removed by
-    ``close()``. ``system`` and ``specs``, which the harness offers every factory, are
-    accepted and ignored: the bank is written by hand and never reads the specification.
+    ``close()``. ``specs``, which the harness offers every factory, is ignored: the bank is
+    written by hand and never reads the specification. Of ``system`` the adapter reads only
+    the names of the ``customer`` instances, if the spec declares any, to map each to a
+    real customer.
     Options (strings from a command line are accepted):
 
     * ``kdf_iterations`` (default ``TEST_KDF_ITERATIONS`` = 32): PBKDF2 work factor. The
@@ -391,12 +470,15 @@ def make_adapter(
     * ``durable`` (default false): fsync every commit (``synchronous=FULL``).
     * ``bank_class`` (default :class:`Bank`): the bank implementation, e.g. a mutant.
     * ``clock``: a callable returning the current, timezone-aware time.
+    * ``customers``: the instance names to play (a comma-separated string from a command
+      line), when no ``system`` says them.
     """
     bank_class: type[Bank] = options.pop("bank_class", Bank)
     kdf_iterations = int(options.pop("kdf_iterations", TEST_KDF_ITERATIONS))
     durable = _as_bool(options.pop("durable", False))
     clock = options.pop("clock", None)
-    del system, specs  # deliberately unused
+    customers = _customers(system, options.pop("customers", ""))
+    del specs  # deliberately unused
     if options:
         raise TypeError(f"unknown adapter options: {sorted(options)}")
     temp_dir: Path | None = None
@@ -406,4 +488,14 @@ def make_adapter(
     else:
         db_path = Path(path)
     bank = bank_class(db_path, kdf_iterations=kdf_iterations, durable=durable, clock=clock)
-    return BankAdapter(bank, temp_dir=temp_dir)
+    return BankAdapter(bank, temp_dir=temp_dir, customers=customers)
+
+
+def _customers(system: object, given: str | tuple[str, ...]) -> tuple[str, ...]:
+    """The customer instances of the spec (``system.entities``), else those given."""
+    for entity in getattr(system, "entities", ()):
+        if entity.kind == CUSTOMER_KIND:
+            return tuple(entity.instances)
+    if isinstance(given, str):
+        return tuple(name.strip() for name in given.split(",") if name.strip())
+    return tuple(given)

@@ -18,6 +18,11 @@ through another concrete state, or beyond those limits, has no route.
 The roadmap depends only on the spec (never on the run so far), so the steps it gives are
 a pure function of the goal drawn by Hypothesis: replays and shrinking stay deterministic.
 It is built lazily, as goals are asked for, within ``max_nodes`` states.
+
+In a system with entities (model/entities.py) the instances are interchangeable: the
+roadmap explores the steps of each kind's first instance only (the product of every
+customer's states would fill ``max_nodes`` with interleavings), and the route to another
+instance's goal is the first instance's, with the instances swapped (``stand_in``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from authspec.model import Executable, Outcome, Snapshot
+from authspec.model.entities import first_instances, stand_in, swapped
 from authspec.model.ir import System
 
 from .strategies import MISS, Analysis, Memory, candidates
@@ -98,6 +104,9 @@ class Roadmap:
         self._found: dict[Goal, int | None] = {}
         self._counted: set[Any] = set()
         self.goals = goals_of(system)
+        first = first_instances(system)
+        self._others = frozenset(m.name for m in system.machines
+                                 if m.instance and m.instance != first[m.entity])
 
     def _key(self) -> tuple[Any, ...]:
         model = self.model
@@ -122,9 +131,10 @@ class Roadmap:
             model.restore(node.snapshot)
             semantics, here = analysis.semantics, model.current
             targets = [t.transition.id for t in semantics.candidate_transitions(here, event)
+                       if t.transition.machine not in self._others
                        ] if analysis.may_accept(model, event) else []
             refusals = [r.rejection.id for r in semantics.applicable_refusals(here, event)
-                        if r.rejection.changes_state]
+                        if r.rejection.changes_state and r.rejection.machine not in self._others]
             for target in targets:
                 model.restore(node.snapshot)
                 options = candidates(analysis, model, event, Memory())
@@ -228,7 +238,11 @@ class Roadmap:
         return analysis.score(model, goal.event, params, target) == 0
 
     def find(self, goal: Goal) -> int | None:
-        """The index of the first node (breadth first) where ``goal`` is achievable."""
+        """The index of the first node (breadth first) where ``goal`` is achievable (for
+        another instance's goal: its first instance's, see the module docstring)."""
+        twin = self._stand_in(goal)
+        if twin is not None:
+            return self.find(twin[0])
         if goal in self._found:
             return self._found[goal]
         found = None
@@ -247,8 +261,12 @@ class Roadmap:
         """Each achievable goal with its route, the shallowest first (spec order among
         goals of the same node). Costs what ``route`` of every goal costs, but the first
         answers come before the deep nodes are explored."""
+        wanted: dict[Goal, list[Goal]] = {}
+        for goal in goals:
+            twin = self._stand_in(goal)
+            wanted.setdefault(goal if twin is None else twin[0], []).append(goal)
         # -1: not looked for yet; None: known to be out of reach.
-        pending = [goal for goal in goals if self._found.get(goal, -1) is not None]
+        pending = [goal for goal in wanted if self._found.get(goal, -1) is not None]
         index = 0
         while pending and self._node(index):
             here: list[Goal] = []
@@ -262,7 +280,8 @@ class Roadmap:
                         self._found[goal] = index
                 (here if found == index else still).append(goal)
             for goal in here:
-                yield goal, self.path(index)
+                for asked in wanted[goal]:
+                    yield asked, self._renamed(asked, self.path(index))
             pending = still
             index += 1
         for goal in pending:
@@ -279,4 +298,24 @@ class Roadmap:
 
     def route(self, goal: Goal) -> list[tuple[str, dict[str, Any], int]] | None:
         index = self.find(goal)
-        return None if index is None else self.path(index)
+        return None if index is None else self._renamed(goal, self.path(index))
+
+    def _stand_in(self, goal: Goal) -> tuple[Goal, str, str, str] | None:
+        """Another instance's goal: the first instance's goal, the kind, the two instances."""
+        if not self._others:
+            return None
+        found = stand_in(self.system, goal.id)
+        if found is None:
+            return None
+        twin_id, kind, instance = found
+        first = first_instances(self.system)[kind]
+        return Goal(goal.kind, twin_id, goal.event), kind, first, instance
+
+    def _renamed(self, goal: Goal, route: list[tuple[str, dict[str, Any], int]]
+                 ) -> list[tuple[str, dict[str, Any], int]]:
+        twin = self._stand_in(goal)
+        if twin is None:
+            return route
+        _, kind, first, instance = twin
+        return [(event, swapped(self.system, event, params, kind, first, instance), times)
+                for event, params, times in route]

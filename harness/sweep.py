@@ -7,6 +7,10 @@ other values the same rejection refuses, each boundary of a step that stays put,
 of a replaced string variable, the refusals of an event that counts). A refusal with effects
 or a target changes the state like a transition: it is sent once, with every other condition
 of the step holding where it can, then the refusals of its event from the new values.
+
+In a system with entities (model/entities.py), the route to each goal of a kind's first
+instance is twinned with the same route for every other instance (``twin_route``): one
+customer's step that acts on another's state is then seen at once.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from authspec.model.entities import first_instances, twin_route
 from authspec.model.expr import ParamRef, VarRef, walk
-from authspec.model.ir import Rejection, Transition
+from authspec.model.ir import Rejection, System, Transition
 
 from .driver import Driver, RunState
 from .records import Failure, Nonconformance
@@ -220,8 +225,21 @@ def sweep(run: RunState, goals: list[Goal] | None = None) -> tuple[Failure, Goal
     return found
 
 
+def _first_instance_elements(system: System) -> frozenset[str]:
+    """The ids of the transitions and refusals of each kind's first instance."""
+    first = first_instances(system)
+    ids: set[str] = set()
+    for machine in system.machines:
+        if machine.instance and machine.instance == first[machine.entity]:
+            ids.update(t.id for t in machine.transitions)
+            ids.update(r.id for r in machine.rejections)
+    return frozenset(ids)
+
+
 def _sweep_goals(run: RunState, goals: list[Goal]) -> tuple[Failure, Goal] | None:
-    for goal, route in run.roadmap.routes_by_depth(goals):
+    twinned = _first_instance_elements(run.system)
+    for goal, found in run.roadmap.routes_by_depth(goals):
+        route = twin_route(run.system, found) if goal.id in twinned else found
         driver = Driver(run)
         try:
             arrived = True

@@ -277,7 +277,18 @@ class _Encoder:
             return self._binary(node)
         if isinstance(node, ex.Call):
             return self._call(node)
+        if isinstance(node, ex.Select):
+            return self._select(node)
         raise TypeError(f"cannot encode {node!r}")
+
+    def _select(self, node: ex.Select) -> Any:
+        """A reference chosen by a parameter (entities): the case of the parameter's value."""
+        param = self._symbol(f"param.{node.param}", self.params[node.param])
+        *rest, (_, last) = node.cases
+        term = self.term(last)
+        for value, case in reversed(rest):
+            term = z3.If(param == z3.StringVal(value), self.term(case), term)
+        return term
 
     def _binary(self, node: ex.Binary) -> Any:
         op = node.op

@@ -11,7 +11,9 @@ A small, safe language; spec text is never handed to Python's ``eval``.
     sum      := product (('+'|'-') product)*
     product  := unary (('*'|'//'|'%') unary)*
     unary    := '-' unary | atom
-    atom     := INT | STRING | 'true' | 'false' | name ('.' name)? | call | list | '(' expr ')'
+    atom     := INT | STRING | 'true' | 'false' | name ('.' name)? | instance | call | list
+              | '(' expr ')'
+    instance := name '[' (name | STRING) ']' '.' name    (machine[param].variable)
     call     := ('matches' | 'len' | 'min' | 'max') '(' args ')'
     list     := '[' (expr (',' expr)*)? ']'
 
@@ -20,6 +22,11 @@ to (``spent``), its state (``state``), or another machine's variable or state
 (``otp_card.uses``, ``session.state``). Enum members and state names are written as
 strings (``session.state == 'logged_in'``) and checked against the declared values.
 ``matches(x, policy)`` tests a string against a named policy of the system.
+
+In a system with entities (model/entities.py), ``machine.name`` means the machine of the
+same instance as the event's (or the invariant's); another instance's state is read only
+through an explicit reference, ``session[payee].state`` (``payee`` a parameter naming an
+instance of the machine's kind) or ``session['bob'].state`` (a declared instance).
 
 ``parse`` gives a tree of frozen nodes; ``check`` resolves names and types against a
 ``Scope`` and returns the resolved tree; ``compile_expr`` turns a resolved tree into a
@@ -31,7 +38,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ExprError
@@ -75,6 +82,38 @@ class VarRef(Node):
 @dataclass(frozen=True)
 class StateRef(Node):
     machine: str
+
+
+@dataclass(frozen=True)
+class Indexed(Node):
+    """``machine[index].name`` as written (unresolved): another instance's variable or state."""
+
+    machine: str
+    index: Node  # a Name (a parameter) or a Lit (an instance's name)
+    name: str
+
+
+@dataclass(frozen=True)
+class InstanceRef(Node):
+    """A resolved ``machine[index].name``: ``index`` is a ParamRef naming an instance of the
+    machine's entity kind, or a Lit instance name; ``name`` is a variable or ``state``.
+    The loader's grounding (model/entities.py) replaces it before anything compiles it."""
+
+    machine: str
+    index: Node
+    name: str
+
+
+@dataclass(frozen=True)
+class Select(Node):
+    """A grounded reference chosen by a parameter's value: ``cases[value]`` (each case a
+    VarRef or StateRef of one instance's machine). ``machine`` and ``name`` are as written,
+    for display (``session[payee].state``)."""
+
+    param: str
+    machine: str
+    name: str
+    cases: tuple[tuple[str, Node], ...]
 
 
 @dataclass(frozen=True)
@@ -337,6 +376,8 @@ class _Parser:
                     args.append(self.implies())
             self.expect(")", "close the call's parenthesis")
             return Call(first.offset, first.text, tuple(args))
+        if self.at("["):
+            return self.instance(first)
         parts = [first.text]
         while self.at("."):
             self.take()
@@ -348,6 +389,25 @@ class _Parser:
             raise ExprError(f"{'.'.join(parts)!r} has too many parts", first.offset,
                             "names are 'name' or 'machine.name'")
         return Name(first.offset, tuple(parts))
+
+
+    def instance(self, first: Token) -> Node:
+        """``machine[index].name``, after ``machine``."""
+        self.take()
+        token = self.tok
+        if token.kind not in ("name", "string"):
+            raise ExprError(f"expected a parameter or an instance's name, found "
+                            f"{self._describe(token)}", token.offset,
+                            "write machine[param].variable or machine['instance'].variable")
+        self.take()
+        index: Node = (Name(token.offset, (token.text,)) if token.kind == "name"
+                       else Lit(token.offset, _unquote(token.text)))
+        self.expect("]", "close the instance with ']'")
+        self.expect(".", "name what is read: machine[param].variable or machine[param].state")
+        if self.tok.kind != "name":
+            raise ExprError("expected a name after '.'", self.tok.offset,
+                            "write machine[param].variable or machine[param].state")
+        return Indexed(first.offset, first.text, index, self.take().text)
 
 
 def _unquote(text: str) -> str:
@@ -394,6 +454,8 @@ class Scope:
     states: Mapping[str, tuple[str, ...]]
     policies: Mapping[str, Policy]
     event: str | None = None
+    kinds: Mapping[str, str] = field(default_factory=dict)  # machine -> its entity kind
+    instances: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # kind -> names
 
 
 def state_type(machine: str, states: tuple[str, ...]) -> Type:
@@ -455,6 +517,47 @@ class _Checker:
             raise ExprError(f"machine {machine!r} has no variable {name!r}", node.offset,
                             f"{machine} has: {known}")
         return VarRef(node.offset, machine, name), variables[name]
+
+    def visit_Indexed(self, node: Indexed) -> tuple[Node, Type]:
+        scope, machine = self.scope, node.machine
+        kind = scope.kinds.get(machine)
+        if kind is None:
+            per = sorted(scope.kinds)
+            raise ExprError(f"machine {machine!r} does not exist once per instance, so it "
+                            "takes no [instance]", node.offset,
+                            f"write {machine}.{node.name}" + (
+                                f"; machines per instance: {', '.join(per)}" if per else
+                                "; declare 'entities:' in the system file to have instances"))
+        index = self._instance_index(node, kind)
+        if node.name == "state":
+            return InstanceRef(node.offset, machine, index, "state"), state_type(
+                machine, scope.states[machine])
+        variables = scope.variables.get(machine, {})
+        if node.name not in variables:
+            known = ", ".join(["state", *variables])
+            raise ExprError(f"machine {machine!r} has no variable {node.name!r}", node.offset,
+                            f"{machine} has: {known}")
+        return InstanceRef(node.offset, machine, index, node.name), variables[node.name]
+
+    def _instance_index(self, node: Indexed, kind: str) -> Node:
+        scope, index = self.scope, node.index
+        instances = scope.instances.get(kind, ())
+        if isinstance(index, Lit):
+            if index.value not in instances:
+                raise ExprError(f"{index.value!r} is not an instance of {kind}", index.offset,
+                                f"instances of {kind}: {', '.join(instances)}")
+            return index
+        assert isinstance(index, Name)
+        name = index.parts[0]
+        typ = scope.params.get(name)
+        if typ is None or typ.kind != "enum" or typ.name != kind:
+            naming = [p for p, t in scope.params.items() if t.kind == "enum" and t.name == kind]
+            raise ExprError(f"{name!r} is not a parameter naming a {kind}", index.offset,
+                            (f"parameters naming a {kind}: {', '.join(naming)}" if naming else
+                             f"give the event a parameter of type {kind}, or name an "
+                             f"instance: {node.machine}['{instances[0] if instances else kind}']"
+                             f".{node.name}"))
+        return ParamRef(index.offset, name)
 
     def _known_names(self, name: str) -> str:
         scope = self.scope
@@ -690,6 +793,8 @@ def compile_expr(node: Node, policies: Mapping[str, Policy], keys: Keys = BY_NAM
     if isinstance(node, ListLit):
         items = [compile_expr(i, policies, keys) for i in node.items]
         return lambda p, v, s: [i(p, v, s) for i in items]
+    if isinstance(node, Select):
+        return _compile_select(node, policies, keys)
     raise TypeError(f"cannot compile unresolved node {node!r}; check() it first")
 
 
@@ -733,6 +838,12 @@ def _compile_call(node: Call, policies: Mapping[str, Policy], keys: Keys) -> Eva
     return lambda p, v, s: fn(a(p, v, s), b(p, v, s))
 
 
+def _compile_select(node: Select, policies: Mapping[str, Policy], keys: Keys) -> Evaluator:
+    table = {value: compile_expr(case, policies, keys) for value, case in node.cases}
+    param = node.param
+    return lambda p, v, s: table[p[param]](p, v, s)
+
+
 def walk(node: Node):
     """Every node of a tree, depth first."""
     yield node
@@ -752,6 +863,10 @@ def _children(node: Node) -> tuple[Node, ...]:
         return (node.left, node.right)
     if isinstance(node, Call | ListLit):
         return node.args if isinstance(node, Call) else node.items
+    if isinstance(node, Select):
+        return tuple(case for _, case in node.cases)
+    if isinstance(node, InstanceRef | Indexed):
+        return (node.index,)
     return ()
 
 
@@ -771,6 +886,8 @@ def unparse(node: Node) -> str:
         return node.name
     if isinstance(node, Name):
         return ".".join(node.parts)
+    if isinstance(node, Select | InstanceRef | Indexed):
+        return _unparse_instance(node)
     if isinstance(node, Unary):
         inner = unparse(node.operand)
         if isinstance(node.operand, Binary):
@@ -786,6 +903,12 @@ def unparse(node: Node) -> str:
     if isinstance(node, ListLit):
         return f"[{', '.join(unparse(i) for i in node.items)}]"
     return "?"
+
+
+def _unparse_instance(node: Select | InstanceRef | Indexed) -> str:
+    """``machine[index].name`` as written."""
+    index = node.param if isinstance(node, Select) else unparse(node.index)
+    return f"{node.machine}[{index}].{node.name}"
 
 
 _PRECEDENCE = {"implies": 0, "or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4,

@@ -17,6 +17,12 @@ Vocabulary:
   parameters, the outcome and the snapshot after ("no payment is accepted while logged out").
 - Every transition, rejection, invariant and step property *cites* rule IDs (R1...) or
   question IDs (Q1...).
+- An *entity* kind (``customer``) has a finite, declared set of *instances* (``alice``,
+  ``bob``); a machine of the kind exists once per instance. The loader grounds such a spec
+  (model/entities.py): machine ``session`` becomes ``session[alice]`` and ``session[bob]``,
+  and everything of an instance machine is named after it (``session[alice].login``,
+  ``session[alice].logged_in``, ``session[alice].failures``). A spec without entities has
+  none of this and is exactly what it was.
 """
 
 from __future__ import annotations
@@ -146,6 +152,8 @@ class Param:
     secret: bool = False
     policies: tuple[str, ...] = ()  # policies whose conforming and violating values are tried
     span: Span = NOWHERE
+    entity: str = ""  # the entity kind whose instance the parameter names ("" for a value)
+    implicit: bool = False  # the event's own instance, added by the loader (not written)
 
 
 @dataclass(frozen=True)
@@ -158,6 +166,11 @@ class Event:
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
+
+    @property
+    def acts_on(self) -> tuple[Param, ...]:
+        """The implicit parameters naming the instances the event acts on (one per kind)."""
+        return tuple(p for p in self.params if p.implicit)
 
     def redacted(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The parameters with secret values masked (``secrets.masked``), for display."""
@@ -303,6 +316,14 @@ class Machine:
     invariants: tuple[Invariant, ...]
     file: str
     span: Span = NOWHERE
+    entity: str = ""  # the entity kind of a machine that exists once per instance
+    instance: str = ""  # which instance this copy is ("" for a machine of the whole system)
+    template: str = ""  # the machine's name as written (``session`` for ``session[alice]``)
+
+    @property
+    def written_name(self) -> str:
+        """The name the spec gives the machine (without its instance)."""
+        return self.template or self.name
 
     @property
     def initial(self) -> State:
@@ -313,6 +334,27 @@ class Machine:
 
     def variable(self, name: str) -> Variable | None:
         return next((v for v in self.variables if v.name == name), None)
+
+
+def instance_name(template: str, instance: str) -> str:
+    """The name of one instance's copy of a machine (or invariant): ``session[alice]``."""
+    return f"{template}[{instance}]"
+
+
+@dataclass(frozen=True)
+class Entity:
+    """An entity kind with its declared instances and the machines that exist per instance."""
+
+    kind: str
+    instances: tuple[str, ...]
+    machines: tuple[str, ...]  # machine names as written, in the system's order
+    label: Text = Text()
+    span: Span = NOWHERE
+
+    @property
+    def type(self) -> Type:
+        """The type of a parameter that names an instance of this kind."""
+        return Type("enum", self.kind, self.instances)
 
 
 @dataclass(frozen=True)
@@ -395,6 +437,7 @@ class System:
     otherwise: str
     file: str
     span: Span = NOWHERE
+    entities: tuple[Entity, ...] = ()  # entity kinds (none for a spec of one customer)
     _index: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
     step_properties: tuple[StepProperty, ...] = ()  # of every file, in the order read
 
@@ -416,6 +459,9 @@ class System:
     # -- look-ups ----------------------------------------------------------------------------
     def machine(self, name: str) -> Machine:
         return self._lookup("machine", name, self.machines, lambda m: m.name)
+
+    def entity(self, kind: str) -> Entity:
+        return self._lookup("entity", kind, self.entities, lambda e: e.kind)
 
     def event(self, name: str) -> Event:
         return self._lookup("event", name, self.events, lambda e: e.name)

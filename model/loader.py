@@ -7,6 +7,12 @@ Three passes, each collecting every problem it finds before stopping:
    parse and type-check every expression;
 3. (in checks.py, run by ``authspec validate``) the static checks over the whole system.
 
+A system with ``entities:`` is built as written and then grounded into one copy of each
+per-instance machine per instance (model/entities.py). A system file may also
+``extends:`` another system file: it then takes everything from that file (machines,
+events, rules, ...) and adds or replaces only ``name``, ``label`` and ``entities``, so a
+two-customer variant reuses the one-customer policy without copying it.
+
 Every error is a ``SpecError`` at ``file:line:column`` with a hint.
 """
 
@@ -25,6 +31,7 @@ import jsonschema
 
 from . import expr as ex
 from . import stepprops
+from .entities import ground
 from .errors import ExprError, SpecError, SpecErrors
 from .ir import (
     BOOL,
@@ -33,6 +40,7 @@ from .ir import (
     Assignment,
     Assumption,
     Catalogue,
+    Entity,
     Event,
     Expr,
     Invariant,
@@ -55,6 +63,8 @@ from .ir import (
 from .yamlsafe import Located, read_yaml
 
 SYSTEM_FILE = "system.yaml"
+#: The keys a system file that ``extends:`` another may have.
+EXTENDING_KEYS = ("authspec", "kind", "extends", "name", "label", "entities")
 
 
 @cache
@@ -262,6 +272,8 @@ class _Builder:
         sys_doc = self.read(self.system_file, "system")
         self.stop_if_errors()
         assert sys_doc is not None
+        own_doc = sys_doc
+        sys_doc = self.extended(sys_doc)
         data = sys_doc.data
         catalogue = self.catalogue(sys_doc)
         machine_docs = []
@@ -276,11 +288,16 @@ class _Builder:
         self.stop_if_errors()
 
         enums = self.enums(sys_doc)
+        self.entity_list = self.entities(own_doc, enums, [doc for _, doc in machine_docs])
+        self.kinds = {m: e.kind for e in self.entity_list for m in e.machines}
+        self.instances = {e.kind: e.instances for e in self.entity_list}
+        self.acting = self.acting_kinds([doc for _, doc in machine_docs])
         policies = self.policies(sys_doc)
         reasons = tuple(Reason(code, _text(body.get("label")), sys_doc.span(("reasons", code),
                                                                             key=True))
                         for code, body in data["reasons"].items())
-        self.types = {"bool": BOOL, "int": INT, "str": STR, **{e.name: e for e in enums}}
+        self.types = {"bool": BOOL, "int": INT, "str": STR, **{e.name: e for e in enums},
+                      **{e.kind: e.type for e in self.entity_list}}
         self.policy_map = {p.name: p for p in policies}
         self.reason_codes = {r.code for r in reasons}
         events = self.events(sys_doc)
@@ -319,12 +336,100 @@ class _Builder:
             [(sys_doc, None), *((doc, doc.data["name"]) for doc, _, _ in shells),
              *((doc, None) for doc in property_docs)])
         self.stop_if_errors()
-        return System(
-            name=data["name"], label=_text(data.get("label")), machines=machines,
-            events=events, reasons=reasons, policies=policies, enums=enums,
+        own = own_doc.data
+        return ground(System(
+            name=own.get("name", data["name"]), label=_text(own.get("label", data.get("label"))),
+            machines=machines, events=events, reasons=reasons, policies=policies, enums=enums,
             invariants=invariants, assumptions=assumptions, catalogue=catalogue,
-            otherwise=otherwise, file=sys_doc.file, span=sys_doc.span(()),
-            step_properties=step_properties)
+            otherwise=otherwise, file=own_doc.file, span=own_doc.span(()),
+            step_properties=step_properties, entities=self.entity_list))
+
+    # -- extends and entities ----------------------------------------------------------------
+    def extended(self, doc: Located) -> Located:
+        """The system document ``doc`` extends (``doc`` itself when it extends none)."""
+        data = doc.data
+        if "extends" not in data:
+            return doc
+        for key in data:
+            if key not in EXTENDING_KEYS:
+                self.error(doc, (key,), f"{key!r} cannot be given beside 'extends'",
+                           "a system file that extends another takes its machines, events, "
+                           f"rules and reasons from it; it may give {', '.join(EXTENDING_KEYS)}",
+                           key=True)
+        path = self.named_file(doc, ("extends",), data["extends"], "extended system file")
+        self.stop_if_errors()
+        assert path is not None
+        base = self.read(path, "system", doc.span(("extends",)))
+        self.stop_if_errors()
+        assert base is not None
+        if "extends" in base.data:
+            self.error(base, ("extends",), "an extended system file extends another one",
+                       "extend the system file that declares the machines, directly", key=True)
+            self.stop_if_errors()
+        self.base = path.parent
+        return self.extended(base)
+
+    def entities(self, doc: Located, enums: tuple[Type, ...], machine_docs: list[Located]
+                 ) -> tuple[Entity, ...]:
+        """The ``entities:`` of the system file (see model/entities.py), checked."""
+        names = [d.data["name"] for d in machine_docs]
+        taken = {"bool", "int", "str", "state", *(e.name for e in enums)}
+        result = []
+        claimed: dict[str, str] = {}
+        for kind, body in (doc.data.get("entities") or {}).items():
+            path = ("entities", kind)
+            if kind in taken:
+                self.error(doc, path, f"entity kind {kind!r} has the name of a type",
+                           "give the kind another name", key=True)
+            spec = body if isinstance(body, dict) else {"instances": body}
+            instances = spec["instances"]
+            if isinstance(instances, int):
+                instances = [f"{kind}{n}" for n in range(1, instances + 1)]
+            machines = tuple(spec.get("machines", names))
+            for index, machine in enumerate(machines):
+                where = (*path, "machines", index)
+                if machine not in names:
+                    self.error(doc, where, f"unknown machine {machine!r}",
+                               _suggest(machine, names))
+                elif machine in claimed:
+                    self.error(doc, where, f"machine {machine!r} already exists once per "
+                               f"{claimed[machine]}", "a machine belongs to one entity kind")
+                claimed[machine] = kind
+            result.append(Entity(kind, tuple(instances),
+                                 tuple(m for m in names if m in machines),
+                                 _text(spec.get("label")), doc.span(path, key=True)))
+        return tuple(result)
+
+    def acting_kinds(self, machine_docs: list[Located]) -> dict[str, list[str]]:
+        """Event name -> the entity kinds whose machines react to it (rule 3)."""
+        acting: dict[str, list[str]] = {}
+        for doc in machine_docs:
+            kind = self.kinds.get(doc.data["name"])
+            if kind is None:
+                continue
+            for section in ("transitions", "rejects"):
+                for item in doc.data.get(section) or []:
+                    for event in _as_tuple(item["event"]):
+                        kinds = acting.setdefault(event, [])
+                        if kind not in kinds:
+                            kinds.append(kind)
+        return acting
+
+    def implicit_params(self, doc: Located, name: str, declared: dict[str, Any]
+                        ) -> list[Param]:
+        """The parameters naming the instances event ``name`` acts on (rule 3)."""
+        result = []
+        for kind in self.acting.get(name, ()):
+            entity = next(e for e in self.entity_list if e.kind == kind)
+            if kind in declared:
+                self.error(doc, ("events", name, "params", kind), f"parameter {kind!r} of "
+                           f"event {name!r} has the name of an entity kind",
+                           f"the event names the {kind} it acts on by itself (the implicit "
+                           f"parameter {kind!r}); rename this one", key=True)
+            result.append(Param(kind, entity.type, entity.label,
+                                span=doc.span(("events", name), key=True), entity=kind,
+                                implicit=True))
+        return result
 
     def named_file(self, doc: Located, path: tuple, name: str, what: str) -> Path | None:
         """The file that ``name`` (written at ``path`` of ``doc``) names, if it exists."""
@@ -424,7 +529,7 @@ class _Builder:
         result = []
         for name, body in doc.data["events"].items():
             body = body or {}
-            params = []
+            params = self.implicit_params(doc, name, body.get("params") or {})
             for pname, pbody in (body.get("params") or {}).items():
                 path = ("events", name, "params", pname)
                 typ = self.resolve_type(doc, path, pbody)
@@ -440,7 +545,9 @@ class _Builder:
                                key=True)
                 params.append(Param(pname, typ or STR, _text(pbody.get("label")),
                                     pbody.get("unit", ""), bool(pbody.get("secret", False)),
-                                    tuple(pbody.get("policies", ())), doc.span(path, key=True)))
+                                    tuple(pbody.get("policies", ())), doc.span(path, key=True),
+                                    entity=pbody["type"] if pbody["type"] in self.instances
+                                    else ""))
             result.append(Event(name, tuple(params), _text(body.get("label")),
                                 body.get("extension", ""), doc.span(("events", name), key=True)))
         return tuple(result)
@@ -524,7 +631,8 @@ class _Builder:
             rejections.extend(self.rejection(doc, name, index, item, variables))
         invariants = tuple(self.invariants(doc, ("invariants",), name))
         return Machine(name, _text(doc.data.get("label")), states, variables, tuple(transitions),
-                       tuple(rejections), invariants, doc.file, doc.span(()))
+                       tuple(rejections), invariants, doc.file, doc.span(()),
+                       entity=self.kinds.get(name, ""))
 
     def element_id(self, doc: Located, machine: str, path: tuple, item: dict, event: str,
                    default: str, many: bool) -> str:
@@ -729,7 +837,8 @@ class _Builder:
         text = source if isinstance(source, str) else (
             ("true" if source else "false") if isinstance(source, bool) else str(source))
         params = ({p.name: p.type for p in self.event_map[event].params} if event else {})
-        scope = ex.Scope(params, machine, self.all_vars, self.all_states, self.policy_map, event)
+        scope = ex.Scope(params, machine, self.all_vars, self.all_states, self.policy_map, event,
+                         self.kinds, self.instances)
         try:
             tree, typ = ex.check(ex.parse(text), scope, expected)
         except ExprError as err:

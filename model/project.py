@@ -24,9 +24,10 @@ the check's options (``harness/options.py``: ``examples``, ``steps``, ``max_seco
 ``shrink_seconds``, ``seed``, ``database``, ``timeout``, ``observe``, ``backend_mode``,
 ``require_coverage``, ``codes``, ``compare``, ``mapping``, ``base_url``, and the switches
 ``repair``, ``repeat``, ``roadmap``, ``sweep``, ``explore``, ``repeat_cap``); ``show_secrets``
-and ``--backend-option`` are left to the command line. ``max_seconds = 0`` and ``timeout = 0`` mean no limit, as on the command
-line. An option given on the command line wins over the file. An unknown key or a value of
-the wrong type is an error at ``file:line`` saying what to write instead.
+and ``--backend-option`` are left to the command line. ``max_seconds = 0`` and
+``timeout = 0`` mean no limit, as on the command line. An option given on the command line
+wins over the file. An unknown key or a value of the wrong type is an error at
+``file:line`` saying what to write instead.
 
 Where the specs come from
 -------------------------

@@ -184,7 +184,7 @@ def _rename(node: ex.Node, rename: _Renamer) -> ex.Node:
         return rename(node)
     if isinstance(node, ex.Call) and node.func == "matches" and len(node.args) == 2:
         return replace(node, args=(_rename(node.args[0], rename), node.args[1]))
-    return _map_children(node, lambda child: _rename(child, rename))
+    return map_children(node, lambda child: _rename(child, rename))
 
 
 def _at_moments(node: ex.Node, moments: Mapping[int, str]) -> ex.Node:
@@ -192,10 +192,10 @@ def _at_moments(node: ex.Node, moments: Mapping[int, str]) -> ex.Node:
     ``before.m`` or ``after.m``, as the name was written."""
     if isinstance(node, ex.VarRef | ex.StateRef) and node.offset in moments:
         return replace(node, machine=f"{moments[node.offset]}.{node.machine}")
-    return _map_children(node, lambda child: _at_moments(child, moments))
+    return map_children(node, lambda child: _at_moments(child, moments))
 
 
-def _map_children(node: ex.Node, change: Callable[[ex.Node], ex.Node]) -> ex.Node:
+def map_children(node: ex.Node, change: Callable[[ex.Node], ex.Node]) -> ex.Node:
     """``node`` with ``change`` applied to each direct sub-expression."""
     updates: dict[str, Any] = {}
     for f in fields(node):
@@ -218,7 +218,7 @@ def without_moments(tree: ex.Node) -> tuple[ex.Node, dict[int, str]]:
             moment, machine = split_moment(node.machine)
             moments[node.offset] = moment
             return replace(node, machine=machine)
-        return _map_children(node, strip)
+        return map_children(node, strip)
 
     return strip(tree), moments
 
