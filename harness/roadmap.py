@@ -22,6 +22,7 @@ It is built lazily, as goals are asked for, within ``max_nodes`` states.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,17 +30,24 @@ from typing import Any
 from authspec.model import Executable, Outcome, Snapshot
 from authspec.model.ir import System
 
+from .conditions import goal_steps
 from .strategies import MISS, Analysis, Memory, candidates
 
 
 @dataclass(frozen=True)
 class Goal:
     """Make ``element`` (a transition or rejection id) decide an ``event``; an
-    ``isolation`` goal is a rejection made to hold alone (see ``isolated_params``)."""
+    ``isolation`` goal is a rejection made to hold alone (see ``isolated_params``); a
+    ``condition`` goal a condition of its guard evaluated true, false, or alone deciding
+    (conditions.py)."""
 
-    kind: str  # "transition" | "rejection" | "isolation"
+    kind: str  # "transition" | "rejection" | "isolation" | "condition"
     id: str
     event: str
+    # A "condition" goal (conditions.py): which condition of the guard of ``id``, and what
+    # of it is wanted ("true", "false" or "mcdc").
+    index: int = -1
+    what: str = ""
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,8 @@ class Roadmap:
         self._found: dict[Goal, int | None] = {}
         self._counted: set[Any] = set()
         self.goals = goals_of(system)
+        #: after it (time.monotonic()), condition goals are not looked for any more
+        self.deadline: float | None = None
 
     def _key(self) -> tuple[Any, ...]:
         model = self.model
@@ -207,6 +217,10 @@ class Roadmap:
         """Whether ``goal`` can happen in the roadmap model's current state."""
         model, analysis = self.model, self.analysis
         semantics, here = analysis.semantics, model.current
+        if goal.kind == "condition":
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                return False
+            return goal_steps(self, analysis, model, goal, Memory()) is not None
         if goal.kind == "isolation":
             return (any(r.rejection.id == goal.id
                         for r in semantics.applicable_refusals(here, goal.event))

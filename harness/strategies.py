@@ -415,13 +415,17 @@ class Analysis:
     def repair(self, model: Executable, event: str, params: Mapping[str, Any],
                candidates: Mapping[str, Sequence[Any]],
                target: frozenset[str] | None = None, *,
-               refuse_by: str | None = None, isolated: bool = False) -> dict[str, Any]:
+               refuse_by: str | None = None, isolated: bool = False,
+               goal_score: Callable[[Mapping[str, Any]], int] | None = None) -> dict[str, Any]:
         """Change parameters one at a time, keeping each change that brings the goal
         closer, until it is reached (or nothing helps any more). The goal: acceptance
-        (by one of the ``target`` transitions, if given), or refusal by the rejection
-        ``refuse_by``."""
+        (by one of the ``target`` transitions, if given), refusal by the rejection
+        ``refuse_by``, or (``goal_score``) a score of one's own brought to 0 (a condition
+        of a guard made true or false: conditions.py)."""
 
         def score(trial: Mapping[str, Any]) -> int:
+            if goal_score is not None:
+                return goal_score(trial)
             if refuse_by is not None:
                 return self.refusal_score(model, event, trial, refuse_by, isolated=isolated)
             return self.score(model, event, trial, target)
