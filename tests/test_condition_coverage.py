@@ -135,8 +135,6 @@ def test_the_sweep_targets_the_conditions_the_goal_sweep_left() -> None:
     assert sweep_conditions(run) is None
     after = {g.id for g in run.coverage.condition_gaps()}
     assert after < before, sorted(before - after)
-    # Among those reached only by the condition sweep: a rare context's condition.
-    assert "otp_card.b2c_before_login[2]=true" not in before or len(before - after) >= 1
 
 
 def test_summary_coverage_json_and_report_show_condition_coverage(tmp_path: Path) -> None:
