@@ -2,7 +2,7 @@
 
 After the sweep of every transition and refusal, ``coverage.condition_gaps`` lists each
 condition of a guard not yet seen true, or false, or without its MC/DC pair (see
-coverage.py); those the spec makes impossible (Z3) are left out. Each remaining gap is a
+coverage.py). Each gap is a
 ``Goal("condition", element, event, index, what)``: the roadmap (roadmap.py) finds the
 first state, breadth first, where it can happen (so the shortest route of the roadmap's,
 rare contexts included: the restricted session after a counter reset, the 1000th use of a
@@ -38,15 +38,16 @@ if TYPE_CHECKING:
 
 
 def condition_goals(coverage: Coverage) -> list[Goal]:
-    """A goal for every condition gap of ``coverage`` not proven impossible, spec order."""
+    """A goal for every condition gap of ``coverage``, in spec order (the Z3 proofs of the
+    impossible ones come after the run, in the reports: the roadmap finds no state for
+    them within the sweep's deadline)."""
     from .roadmap import Goal
 
-    proven = coverage.unreachable()
     system = coverage.system
     events = {t.id: t.event for t in system.transitions}
     events.update((r.id, r.event) for r in system.rejections)
     return [Goal("condition", gap.element, events[gap.element], gap.index, gap.what)
-            for gap in coverage.condition_gaps() if gap not in proven]
+            for gap in coverage.condition_gaps()]
 
 
 def still_missing(coverage: Coverage, goal: Goal) -> bool:
@@ -55,6 +56,18 @@ def still_missing(coverage: Coverage, goal: Goal) -> bool:
     if goal.what == "mcdc":
         return status.pair is None
     return not (status.true if goal.what == "true" else status.false)
+
+
+_GUARDS: dict[int, tuple[Analysis, dict[str, tuple[str, GuardConditions]]]] = {}
+
+
+def _guards(analysis: Analysis) -> dict[str, tuple[str, GuardConditions]]:
+    """``condition_guards`` of the analysis's system, remembered by identity (the scores
+    below run thousands of times, and hashing a System is not free)."""
+    known = _GUARDS.get(id(analysis))
+    if known is None or known[0] is not analysis:
+        known = _GUARDS[id(analysis)] = (analysis, condition_guards(analysis.system))
+    return known[1]
 
 
 def _holds(compiled: CompiledRefusal | CompiledTransition, params: Mapping[str, Any],
@@ -112,7 +125,7 @@ def condition_score(analysis: Analysis, goal: Goal, want: bool, params: Mapping[
     blocked = blockers(analysis, goal.event, goal.id, params, snapshot)
     if blocked is None:
         return MISS * MISS
-    conditions = condition_guards(analysis.system)[goal.id][1]
+    conditions = _guards(analysis)[goal.id][1]
     values = condition_values(conditions, snapshot, params)
     missing = int(values[goal.index] is not want)
     if deciding:
@@ -177,7 +190,7 @@ def goal_steps(roadmap: Roadmap, analysis: Analysis, model: Executable, goal: Go
                memory: Memory) -> list[dict[str, Any]] | None:
     """The parameters to send for ``goal`` in the model's current state (one set, or for an
     MC/DC goal the two of its pair, each to be sent from this state), or None."""
-    conditions = condition_guards(analysis.system)[goal.id][1]
+    conditions = _guards(analysis)[goal.id][1]
     if not possible_here(analysis, model, goal, conditions):
         return None
     if goal.what != "mcdc":

@@ -35,6 +35,7 @@ condition so) is proven so by Z3 (``model.checks.condition_possible``) and liste
 
 from __future__ import annotations
 
+import time
 from collections import Counter as Tally
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ from .adapter import Response
 OTHERWISE = "<otherwise>"
 #: the condition categories, after ``CATEGORIES`` in the summary and coverage.json
 CONDITION_CATEGORIES = ("conditions", "mcdc")
+#: the seconds the Z3 proofs of one run's condition gaps may take in all
+PROOF_BUDGET_S = 5.0
 #: the categories counted, in the order of ``Coverage.declared``
 CATEGORIES = ("states", "transitions", "rejections", "reasons", "rules", "events")
 
@@ -144,6 +147,9 @@ class Coverage:
     vectors: dict[str, set[tuple[bool | None, ...]]] = field(default_factory=dict)
     _complete: set[str] = field(default_factory=set, repr=False)
     _plans: dict[str, _Plan] = field(default_factory=dict, repr=False)
+    _guards: dict[str, tuple[str, GuardConditions]] | None = field(default=None, repr=False)
+    _proven: tuple[tuple[ConditionGap, ...], dict[ConditionGap, str]] | None = field(
+        default=None, repr=False)
 
     def note_comparison(self, expected: Outcome, actual: Response, *,
                         outcome_only: bool) -> None:
@@ -208,8 +214,10 @@ class Coverage:
         return refusals, moves
 
     def guards(self) -> dict[str, tuple[str, GuardConditions]]:
-        """See ``condition_guards``."""
-        return condition_guards(self.system)
+        """See ``condition_guards`` (looked up once: hashing a System is not free)."""
+        if self._guards is None:
+            self._guards = condition_guards(self.system)
+        return self._guards
 
     def condition_status(self, element: str) -> list[ConditionStatus]:
         """What the run showed of each condition of ``element``'s guard."""
@@ -242,9 +250,23 @@ class Coverage:
         return gaps
 
     def unreachable(self) -> dict[ConditionGap, str]:
-        """The gaps proven impossible by the spec (Z3), each with why."""
-        return {gap: why for gap in self.condition_gaps()
-                if (why := _impossible(self.system, gap)) is not None}
+        """The gaps proven impossible by the spec (Z3), each with why. The proofs of one set
+        of gaps take at most ``PROOF_BUDGET_S`` (a short run leaves many gaps: those not
+        looked at stay uncovered), and are remembered: every report of the run agrees."""
+        gaps = tuple(self.condition_gaps())
+        known = self._proven
+        if known is not None and known[0] == gaps:
+            return known[1]
+        deadline = time.monotonic() + PROOF_BUDGET_S
+        proven: dict[ConditionGap, str] = {}
+        for gap in gaps:
+            if time.monotonic() > deadline:
+                break
+            why = _impossible(self.system, gap)
+            if why is not None:
+                proven[gap] = why
+        self._proven = (gaps, proven)
+        return proven
 
     def condition_summary(self) -> dict[str, tuple[int, int, int]]:
         """``"conditions"`` (each value of each condition) and ``"mcdc"`` (each condition)

@@ -106,7 +106,8 @@ class Roadmap:
         self._found: dict[Goal, int | None] = {}
         self._counted: set[Any] = set()
         self.goals = goals_of(system)
-        #: after it (time.monotonic()), condition goals are not looked for any more
+        #: after it (time.monotonic()), condition goals are not looked for any more and
+        #: ``routes_by_depth`` stops (the goals left are then not known to be out of reach)
         self.deadline: float | None = None
 
     def _key(self) -> tuple[Any, ...]:
@@ -218,7 +219,7 @@ class Roadmap:
         model, analysis = self.model, self.analysis
         semantics, here = analysis.semantics, model.current
         if goal.kind == "condition":
-            if self.deadline is not None and time.monotonic() > self.deadline:
+            if self._past_deadline():
                 return False
             return goal_steps(self, analysis, model, goal, Memory()) is not None
         if goal.kind == "isolation":
@@ -264,7 +265,7 @@ class Roadmap:
         # -1: not looked for yet; None: known to be out of reach.
         pending = [goal for goal in goals if self._found.get(goal, -1) is not None]
         index = 0
-        while pending and self._node(index):
+        while pending and not self._past_deadline() and self._node(index):
             here: list[Goal] = []
             still: list[Goal] = []
             for goal in pending:
@@ -279,8 +280,13 @@ class Roadmap:
                 yield goal, self.path(index)
             pending = still
             index += 1
+        if self._past_deadline():
+            return  # cut short: what is pending is not known to be out of reach
         for goal in pending:
             self._found.setdefault(goal, None)
+
+    def _past_deadline(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
 
     def path(self, index: int) -> list[tuple[str, dict[str, Any], int]]:
         """The concrete steps from the initial state to node ``index``."""

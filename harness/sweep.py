@@ -252,7 +252,7 @@ def sweep_conditions(run: RunState) -> tuple[Failure, Goal] | None:
 
 
 #: the share of the time budget (or, with none, the seconds) the condition goals may take
-CONDITION_SHARE = 0.1
+CONDITION_SHARE = 0.05
 CONDITION_SECONDS = 10.0
 
 

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from authspec.diagrams.dot import Options, machine_dot
 from authspec.diagrams.overlay import Coverage as OverlayCoverage
 from authspec.diagrams.report import Report
 from authspec.harness.backends import Backend, make_model_adapter
@@ -21,11 +22,11 @@ from authspec.harness.console import coverage_summary
 from authspec.harness.coverage import Coverage, condition_guards
 from authspec.harness.driver import RunState
 from authspec.harness.options import CheckOptions
+from authspec.harness.roadmap import Goal, Roadmap
 from authspec.harness.run import check
 from authspec.harness.runfiles import coverage_record, read_coverage, write_coverage
-from authspec.harness.sweep import sweep, sweep_conditions
-from authspec.harness.roadmap import Goal, Roadmap
 from authspec.harness.strategies import Memory, analyse, candidates
+from authspec.harness.sweep import sweep, sweep_conditions
 from authspec.model import Executable, load
 from authspec.model.checks import condition_possible
 from authspec.model.semantics import condition_values, guard_conditions, semantics_of
@@ -158,6 +159,8 @@ def test_summary_coverage_json_and_report_show_condition_coverage(tmp_path: Path
     assert overlay.conditions_line().startswith("conditions ")
     html = Report(SHIPPED, coverage=overlay).html()
     assert 'id="conditions"' in html and "Proven unreachable" in html
+    dot = machine_dot(SHIPPED, SHIPPED.machine("otp_card"), Options(coverage=overlay))
+    assert overlay.conditions_line() in dot
 
 
 def test_coverage_files_without_condition_keys_still_read(tmp_path: Path) -> None:
