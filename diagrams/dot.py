@@ -463,6 +463,9 @@ def _legend(options: Options) -> str:
                     f'{h(options.word("never"))}</FONT>   <FONT COLOR="#74c476">━ 1-9</FONT>   '
                     f'<FONT COLOR="#31a354">━ 10-99</FONT>   <FONT COLOR="#006d2c">━ 100+</FONT>'
                     f'</TD></TR>')
+        conditions = getattr(options.coverage, "conditions_line", lambda: "")()
+        if conditions:  # condition coverage of the run (diagrams/overlay.py)
+            rows.append(f'<TR><TD ALIGN="LEFT">{h(conditions)}</TD></TR>')
     if options.marks:
         rows.append('<TR><TD ALIGN="LEFT">' + "   ".join(
             f'<FONT COLOR="{MARK_COLOURS[k]}">━ {k}</FONT>' for k in (ADDED, REMOVED, CHANGED))

@@ -161,13 +161,30 @@ class Coverage:
     states: dict[str, int] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     source: str = ""
+    #: condition coverage of a run file (harness/coverage.py): ``"conditions"``/``"mcdc"``
+    #: -> covered, declared, unreachable; the gaps not proven unreachable; the proofs
+    condition_totals: dict[str, dict[str, int]] = field(default_factory=dict)
+    condition_gaps: list[str] = field(default_factory=list)
+    unreachable: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_run_file(cls, data: Any, source: str) -> Coverage:
         """A ``coverage.json`` the harness wrote (checked: ``RunFileError`` if it is not)."""
         check_run_record(data, "coverage", source)
         return cls(dict(data["transitions"]), dict(data["rejections"]), dict(data["states"]),
-                   [], source)
+                   [], source, dict(data.get("condition_totals", {})),
+                   list(data.get("condition_gaps", [])), dict(data.get("unreachable", {})))
+
+    def conditions_line(self) -> str:
+        """``conditions 141/150 (6 unreachable), MC/DC 64/75 (7 unreachable)``, or ""."""
+        parts = []
+        for key, label in (("conditions", "conditions"), ("mcdc", "MC/DC")):
+            total = self.condition_totals.get(key)
+            if total:
+                unreachable = total.get("unreachable", 0)
+                parts.append(f"{label} {total['covered']}/{total['declared']}"
+                             + (f" ({unreachable} unreachable)" if unreachable else ""))
+        return ", ".join(parts)
 
     @classmethod
     def from_json(cls, data: Any, source: str = "") -> Coverage:

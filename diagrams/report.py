@@ -449,6 +449,20 @@ class Report:
                 '<th>the question</th><th>assumption taken</th><th>rules</th><th>elements '
                 'citing it</th></tr>' + "".join(rows) + "</table></section>")
 
+    @staticmethod
+    def conditions(cov: Coverage) -> str:
+        """Condition and MC/DC coverage (harness/coverage.py): the totals, the gaps not
+        reached and those proven unreachable, with the proof."""
+        line = cov.conditions_line()
+        if not line:
+            return ""
+        gaps = "".join(f"<li><code>{e(g)}</code></li>" for g in cov.condition_gaps)
+        proven = "".join(f"<li><code>{e(g)}</code> <span class=\"muted\">{e(why)}</span></li>"
+                         for g, why in cov.unreachable.items())
+        return (f'<h3>Conditions</h3><p id="conditions">{e(line)}</p>'
+                + (f"<p>Not reached:</p><ul>{gaps}</ul>" if gaps else "")
+                + (f"<p>Proven unreachable:</p><ul>{proven}</ul>" if proven else ""))
+
     def run(self) -> str:
         cov = self.coverage
         assert cov is not None
@@ -463,6 +477,7 @@ class Report:
         parts = [f'<section id="run"><h2>Coverage and failures</h2><p class="muted">Run: '
                  f'<code>{e(cov.source)}</code></p><table><tr><th>kind</th><th>exercised</th>'
                  f'<th>in the spec</th><th>%</th></tr>{"".join(rows)}</table>']
+        parts.append(self.conditions(cov))
         parts.append(f"<h3>Never exercised ({plural(len(never_t), 'transition')}, "
                      f"{plural(len(never_r), 'refusal')})</h3>")
         if never_t or never_r:

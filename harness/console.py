@@ -238,10 +238,24 @@ def coverage_summary(coverage: Coverage) -> str:
     parts = []
     for category, (covered, declared) in coverage.summary().items():
         parts.append(f"{category} {covered}/{declared}")
+    parts.extend(condition_parts(coverage))
     coarse = coverage.coarse_only()
     if coarse:
         parts.append(f"checked only coarsely: {', '.join(coarse)}")
     return ", ".join(parts)
+
+
+CONDITION_LABELS = {"conditions": "conditions", "mcdc": "MC/DC"}
+
+
+def condition_parts(coverage: Coverage) -> list[str]:
+    """``conditions 120/124 (4 unreachable)``, ``MC/DC 60/62 (2 unreachable)``: each value
+    of each condition of a guard seen, and each condition shown deciding alone."""
+    parts = []
+    for category, (covered, declared, proven) in coverage.condition_summary().items():
+        text = f"{CONDITION_LABELS[category]} {covered}/{declared}"
+        parts.append(text + (f" ({proven} unreachable)" if proven else ""))
+    return parts
 
 
 def render_coverage(console: Console, coverage: Coverage, *, limit: int = 12) -> None:
@@ -255,6 +269,18 @@ def render_coverage(console: Console, coverage: Coverage, *, limit: int = 12) ->
         shown = ", ".join(missing[:limit]) + (f", ... (+{len(missing) - limit})"
                                              if len(missing) > limit else "")
         table.add_row(line(category), line(str(covered)), line(str(declared)), line(shown))
+    gaps = coverage.condition_gaps()
+    proven = coverage.unreachable()
+    for category, (covered, declared, unreachable) in coverage.condition_summary().items():
+        missing = [g.id for g in gaps if (g.what == "mcdc") == (category == "mcdc")
+                   and g not in proven]
+        shown = ", ".join(missing[:limit]) + (f", ... (+{len(missing) - limit})"
+                                             if len(missing) > limit else "")
+        if unreachable:
+            shown = f"{shown}; " if shown else ""
+            shown += f"{unreachable} proven unreachable"
+        table.add_row(line(CONDITION_LABELS[category]), line(str(covered)),
+                      line(str(declared)), line(shown))
     console.print(table)
 
 

@@ -157,9 +157,10 @@ class Driver:
         run.check_time(new_example=False)
         hints = self.lazy_hints(event, params)
         model = self.model
-        before = model.snapshot()
+        before = model.current
         expected = model.step(event, params)
         run.coverage.record(expected, model.states)
+        run.coverage.record_conditions(before, params, expected)
         self.memory.note(model, self.analysis.str_variables)
         run.steps += 1
         if run.watch is not None:

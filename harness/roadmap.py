@@ -27,6 +27,7 @@ instance's goal is the first instance's, with the instances swapped (``stand_in`
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,17 +36,24 @@ from authspec.model import Executable, Outcome, Snapshot
 from authspec.model.entities import first_instances, stand_in, swapped
 from authspec.model.ir import System
 
+from .conditions import goal_steps
 from .strategies import MISS, Analysis, Memory, candidates
 
 
 @dataclass(frozen=True)
 class Goal:
     """Make ``element`` (a transition or rejection id) decide an ``event``; an
-    ``isolation`` goal is a rejection made to hold alone (see ``isolated_params``)."""
+    ``isolation`` goal is a rejection made to hold alone (see ``isolated_params``); a
+    ``condition`` goal a condition of its guard evaluated true, false, or alone deciding
+    (conditions.py)."""
 
-    kind: str  # "transition" | "rejection" | "isolation"
+    kind: str  # "transition" | "rejection" | "isolation" | "condition"
     id: str
     event: str
+    # A "condition" goal (conditions.py): which condition of the guard of ``id``, and what
+    # of it is wanted ("true", "false" or "mcdc").
+    index: int = -1
+    what: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,9 @@ class Roadmap:
         first = first_instances(system)
         self._others = frozenset(m.name for m in system.machines
                                  if m.instance and m.instance != first[m.entity])
+        #: after it (time.monotonic()), condition goals are not looked for any more and
+        #: ``routes_by_depth`` stops (the goals left are then not known to be out of reach)
+        self.deadline: float | None = None
 
     def _key(self) -> tuple[Any, ...]:
         model = self.model
@@ -217,6 +228,10 @@ class Roadmap:
         """Whether ``goal`` can happen in the roadmap model's current state."""
         model, analysis = self.model, self.analysis
         semantics, here = analysis.semantics, model.current
+        if goal.kind == "condition":
+            if self._past_deadline():
+                return False
+            return goal_steps(self, analysis, model, goal, Memory()) is not None
         if goal.kind == "isolation":
             return (any(r.rejection.id == goal.id
                         for r in semantics.applicable_refusals(here, goal.event))
@@ -268,7 +283,7 @@ class Roadmap:
         # -1: not looked for yet; None: known to be out of reach.
         pending = [goal for goal in wanted if self._found.get(goal, -1) is not None]
         index = 0
-        while pending and self._node(index):
+        while pending and not self._past_deadline() and self._node(index):
             here: list[Goal] = []
             still: list[Goal] = []
             for goal in pending:
@@ -284,8 +299,13 @@ class Roadmap:
                     yield asked, self._renamed(asked, self.path(index))
             pending = still
             index += 1
+        if self._past_deadline():
+            return  # cut short: what is pending is not known to be out of reach
         for goal in pending:
             self._found.setdefault(goal, None)
+
+    def _past_deadline(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
 
     def path(self, index: int) -> list[tuple[str, dict[str, Any], int]]:
         """The concrete steps from the initial state to node ``index``."""

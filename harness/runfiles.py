@@ -95,6 +95,24 @@ COVERAGE_SCHEMA: dict[str, Any] = {
         "totals": {"type": "object", "additionalProperties": {
             "type": "object", "required": ["covered", "declared"],
             "properties": {"covered": {"type": "integer"}, "declared": {"type": "integer"}}}},
+        # Condition coverage (optional: files written before it lack these keys).
+        "conditions": {"type": "object", "additionalProperties": {
+            "type": "object", "required": ["kind", "conditions"],
+            "properties": {"kind": {"enum": ["transition", "rejection"]},
+                           "conditions": {"type": "array", "items": {
+                               "type": "object",
+                               "required": ["source", "true", "false", "mcdc", "pair"],
+                               "properties": {"source": {"type": "string"},
+                                              "true": {"type": "boolean"},
+                                              "false": {"type": "boolean"},
+                                              "mcdc": {"type": "boolean"},
+                                              "pair": {"type": ["array", "null"]}}}}}}},
+        "condition_totals": {"type": "object", "additionalProperties": {
+            "type": "object", "required": ["covered", "declared", "unreachable"],
+            "properties": {k: {"type": "integer", "minimum": 0}
+                           for k in ("covered", "declared", "unreachable")}}},
+        "condition_gaps": _IDS,
+        "unreachable": {"type": "object", "additionalProperties": {"type": "string"}},
     },
 }
 
@@ -229,7 +247,27 @@ def coverage_record(coverage: Coverage) -> dict[str, Any]:
                       "only_coarsely": coverage.coarse_only()}
     data["totals"] = {c: {"covered": a, "declared": b}
                       for c, (a, b) in coverage.summary().items()}
+    data.update(condition_record(coverage))
     return data
+
+
+def condition_record(coverage: Coverage) -> dict[str, Any]:
+    """The condition coverage keys of coverage.json (see coverage.py): ``conditions`` (per
+    guarded transition and refusal, each condition with ``true``, ``false``, ``mcdc`` and
+    its MC/DC ``pair``), ``condition_totals`` and ``unreachable`` (gap id -> the proof)."""
+    proven = coverage.unreachable()
+    elements: dict[str, Any] = {}
+    for element, (kind, conditions) in coverage.guards().items():
+        statuses = coverage.condition_status(element)
+        elements[element] = {"kind": kind, "conditions": [
+            {"source": c.source, "true": s.true, "false": s.false, "mcdc": s.pair is not None,
+             "pair": None if s.pair is None else [list(v) for v in s.pair]}
+            for c, s in zip(conditions.conditions, statuses, strict=True)]}
+    totals = {c: {"covered": a, "declared": b, "unreachable": u}
+              for c, (a, b, u) in coverage.condition_summary().items()}
+    return {"conditions": elements, "condition_totals": totals,
+            "condition_gaps": [g.id for g in coverage.condition_gaps() if g not in proven],
+            "unreachable": {g.id: why for g, why in proven.items()}}
 
 
 def write_coverage(out: str | Path, coverage: Coverage) -> Path:

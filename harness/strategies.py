@@ -383,6 +383,24 @@ class _Scorer:
         return sum(values[(*prefix, j)] for j in range(self.counts[prefix]))
 
 
+class _GoalScorer:
+    """The scores of a repair towards a score of one's own (``goal_score``): each trial
+    scored whole, with the same interface as ``_Scorer``."""
+
+    def __init__(self, goal_score: Callable[[Mapping[str, Any]], int],
+                 params: Mapping[str, Any]) -> None:
+        self.goal_score, self.params = goal_score, dict(params)
+
+    def trial(self, name: str, value: Any) -> int:
+        return self.goal_score({**self.params, name: value})
+
+    def commit(self, name: str, value: Any) -> None:
+        self.params = {**self.params, name: value}
+
+    def score(self) -> int:
+        return self.goal_score(self.params)
+
+
 @dataclass
 class Analysis:
     """What the harness derives once from a System (see the module docstring). It reads
@@ -545,14 +563,18 @@ class Analysis:
     def repair(self, model: Executable, event: str, params: Mapping[str, Any],
                candidates: Mapping[str, Sequence[Any]],
                target: frozenset[str] | None = None, *,
-               refuse_by: str | None = None, isolated: bool = False) -> dict[str, Any]:
+               refuse_by: str | None = None, isolated: bool = False,
+               goal_score: Callable[[Mapping[str, Any]], int] | None = None) -> dict[str, Any]:
         """Change parameters one at a time, keeping each change that brings the goal
         closer, until it is reached (or nothing helps any more). The goal: acceptance
-        (by one of the ``target`` transitions, if given), or refusal by the rejection
-        ``refuse_by``."""
+        (by one of the ``target`` transitions, if given), refusal by the rejection
+        ``refuse_by``, or (``goal_score``) a score of one's own brought to 0 (a condition
+        of a guard made true or false: conditions.py)."""
 
-        scorer = _Scorer(self, model.current, event, params, target=target,
-                         refuse_by=refuse_by, isolated=isolated)
+        scorer: _Scorer | _GoalScorer = (
+            _Scorer(self, model.current, event, params, target=target, refuse_by=refuse_by,
+                    isolated=isolated)
+            if goal_score is None else _GoalScorer(goal_score, params))
         best = scorer.score()
         for _ in range(3):
             if best == 0:

@@ -15,6 +15,7 @@ customer's step that acts on another's state is then seen at once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,9 +23,11 @@ from authspec.model.entities import first_instances, twin_route
 from authspec.model.expr import ParamRef, VarRef, walk
 from authspec.model.ir import Rejection, System, Transition
 
+from .conditions import condition_goals, goal_steps, still_missing
+from .coverage import Coverage
 from .driver import Driver, RunState
 from .records import Failure, Nonconformance
-from .roadmap import Goal, isolated_params, moved
+from .roadmap import Goal, Roadmap, isolated_params, moved
 from .strategies import candidates
 
 
@@ -222,6 +225,8 @@ def sweep(run: RunState, goals: list[Goal] | None = None) -> tuple[Failure, Goal
     if found is None and goals is None:
         isolation = [Goal("isolation", g.id, g.event) for g in run.not_isolated]
         found = _sweep_goals(run, isolation)
+    if found is None and goals is None:
+        found = sweep_conditions(run)
     return found
 
 
@@ -234,6 +239,59 @@ def _first_instance_elements(system: System) -> frozenset[str]:
             ids.update(t.id for t in machine.transitions)
             ids.update(r.id for r in machine.rejections)
     return frozenset(ids)
+
+
+def _routed(run: RunState, route: list[tuple[str, dict[str, Any], int]]) -> Driver | None:
+    """A fresh example driven along ``route``: its driver, or None if the route did not
+    move where the roadmap said it would."""
+    driver = Driver(run)
+    for event, params, times in route:
+        for _ in range(times):
+            before = driver.model.current
+            if not moved(driver.send(event, params, "route"), before, driver.model.current):
+                return None
+    return driver
+
+
+def sweep_conditions(run: RunState) -> tuple[Failure, Goal] | None:
+    """Last, what condition coverage still lacks (conditions.py): each condition of a guard
+    not yet seen true, or false, or alone deciding (MC/DC), on the roadmap's shortest route
+    to where it can happen, the shallowest first; a goal met on the way is skipped."""
+    coverage, roadmap = run.coverage, run.roadmap
+    limit = run.options.max_seconds
+    share = CONDITION_SHARE * limit if limit is not None else CONDITION_SECONDS
+    roadmap.deadline = time.monotonic() + share
+    try:
+        return _sweep_conditions(run, coverage, roadmap)
+    finally:
+        roadmap.deadline = None
+
+
+#: the share of the time budget (or, with none, the seconds) the condition goals may take
+CONDITION_SHARE = 0.05
+CONDITION_SECONDS = 10.0
+
+
+def _sweep_conditions(run: RunState, coverage: Coverage,
+                      roadmap: Roadmap) -> tuple[Failure, Goal] | None:
+    for goal, route in roadmap.routes_by_depth(condition_goals(coverage)):
+        if not still_missing(coverage, goal):
+            continue
+        try:
+            driver = _routed(run, route)
+            if driver is None:
+                continue
+            at = driver.model.current
+            sets = goal_steps(roadmap, run.analysis, driver.model, goal, driver.memory)
+            for number, params in enumerate(sets or ()):
+                if number and driver.model.current != at:
+                    driver = _routed(run, route)  # the pair's second set: from the same state
+                    if driver is None:
+                        break
+                driver.send(goal.event, params, "goal")
+        except Nonconformance as error:
+            return error.failure, goal
+    return None
 
 
 def _sweep_goals(run: RunState, goals: list[Goal]) -> tuple[Failure, Goal] | None:

@@ -65,6 +65,7 @@ from .ir import (
     citing_name,
 )
 from .secrets import DRAWN
+from .semantics import atomic_conditions
 
 SOLVER_TIMEOUT_MS = 2000
 SOLVER_BUDGET_S = 20.0
@@ -604,3 +605,71 @@ def _unused(system: System) -> Iterator[Finding]:
             yield Finding("warning", "never-accepted-event",
                           f"event {event.name} is always refused (no transition takes it)",
                           event.span, "intended when the policy forbids it outright")
+
+
+# -- condition coverage: can a condition of a guard take a value where it is evaluated? --------
+
+
+def condition_possible(system: System, element: str, index: int, value: bool, *,
+                       deciding: bool = False) -> str:
+    """Whether the model can evaluate the guard of ``element`` (a transition or refusal id)
+    with its atomic condition ``index`` (``semantics.atomic_conditions``) equal to
+    ``value`` and, with ``deciding``, that condition alone deciding the guard (MC/DC):
+    ``"sat"``, ``"unsat"`` (impossible: proven) or ``"unknown"``.
+
+    Where the model evaluates a guard (semantics.py): a refusal in its states once the
+    refusals before it do not apply; a transition in a source state once no refusal of the
+    event applies and the transitions of its machine listed before it from that state do
+    not fire. Over-approximated as every state is: any value in the declared domains, each
+    machine in a state reachable in its graph, the spec's invariants holding."""
+    found = _element(system, element)
+    assert found is not None and found.guard is not None, f"{element}: a guarded element"
+    encoder = _Encoder(system, found.event)
+    nodes, shape = atomic_conditions(found.guard.tree)
+    leaves = [encoder.term(n) for n in nodes]
+    constraints = [*_evaluated_where(encoder, system, found), leaves[index] == value]
+    if deciding:
+        as_true = _shape_term(shape, [*leaves[:index], z3.BoolVal(True), *leaves[index + 1:]])
+        as_false = _shape_term(shape, [*leaves[:index], z3.BoolVal(False),
+                                       *leaves[index + 1:]])
+        constraints.append(as_true != as_false)
+    for machine in system.machines:
+        constraints.append(z3.Or([_in_state(encoder, machine, s)
+                                  for s in sorted(reachable_states(machine))]))
+    constraints.extend(encoder.term(i.expr.tree) for i in system.all_invariants)
+    verdict, _ = _solve([*constraints, *encoder.domain])
+    return verdict
+
+
+def _element(system: System, element: str) -> Transition | Rejection | None:
+    elements: list[Transition | Rejection] = [*system.transitions, *system.rejections]
+    return next((e for e in elements if e.id == element), None)
+
+
+def _evaluated_where(encoder: _Encoder, system: System,
+                     element: Transition | Rejection) -> list[Any]:
+    refusals = [r for r in system.rejections if r.event == element.event]
+    machine = system.machine(element.machine)
+    if isinstance(element, Rejection):
+        earlier = refusals[:refusals.index(element)]
+        where = (z3.Or([_in_state(encoder, machine, s) for s in element.sources])
+                 if element.sources else z3.BoolVal(True))
+        return [where, *(z3.Not(_applies(encoder, system, r)) for r in earlier)]
+    siblings = [t for t in machine.transitions if t.event == element.event]
+    before = siblings[:siblings.index(element)]
+    where = z3.Or([z3.And(_in_state(encoder, machine, s),
+                          *(z3.Not(encoder.guard(t.guard)) for t in before if s in t.sources))
+                   for s in element.sources])
+    return [where, *(z3.Not(_applies(encoder, system, r)) for r in refusals)]
+
+
+def _shape_term(shape: tuple[Any, ...], leaves: list[Any]) -> Any:
+    kind = shape[0]
+    if kind == "leaf":
+        return leaves[shape[1]]
+    if kind == "not":
+        return z3.Not(_shape_term(shape[1], leaves))
+    left, right = _shape_term(shape[1], leaves), _shape_term(shape[2], leaves)
+    if kind == "and":
+        return z3.And(left, right)
+    return z3.Or(left, right) if kind == "or" else z3.Implies(left, right)

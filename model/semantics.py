@@ -42,6 +42,10 @@ Guards and effects are compiled with positional keys (``expr.Keys``): closures r
 snapshot tuples directly, with no dictionary built per step. Consumers that need closures
 of their own over the same snapshots (the harness's analysis of guard conjuncts) get them
 from ``Semantics.compile``.
+
+``guard_conditions`` and ``condition_values`` (pure, outside the step) split a guard into its
+atomic conditions and give the value of each in a snapshot: the harness's condition and
+MC/DC coverage (harness/coverage.py) counts them from the model's own expressions.
 """
 
 from __future__ import annotations
@@ -53,7 +57,18 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import ModelError
-from .expr import Evaluator, Keys, Node, StateRef, VarRef, compile_expr, walk
+from .expr import (
+    Binary,
+    Evaluator,
+    Keys,
+    Node,
+    StateRef,
+    Unary,
+    VarRef,
+    compile_expr,
+    unparse,
+    walk,
+)
 from .ir import (
     Assignment,
     Event,
@@ -593,14 +608,121 @@ def _table(event: Event, refusals: list[CompiledRefusal], transitions: list[Comp
                       tuple((p.name, p.type.contains) for p in event.params))
 
 
+# -- the conditions of a guard (condition coverage, MC/DC) -------------------------------------
+
+
+#: The boolean operators whose operands are conditions of their own; every other node of a
+#: guard's boolean structure is one atomic condition.
+CONNECTIVES = frozenset({"and", "or", "implies"})
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One atomic condition of a guard (``method == 'otp'``, ``not`` stripped), compiled
+    over the semantics' snapshots like the guard itself."""
+
+    node: Node
+    source: str
+    holds: Evaluator
+
+
+@dataclass(frozen=True)
+class GuardConditions:
+    """The atomic conditions of one guard, in the order written, and the guard's boolean
+    structure over them (``shape``: ``("leaf", i)``, ``("not", a)`` or ``(op, a, b)`` for
+    ``and``/``or``/``implies``), from which ``decides`` tells whether one condition alone
+    settles the guard's value (MC/DC)."""
+
+    conditions: tuple[Condition, ...]
+    shape: tuple[Any, ...]
+
+    def outcome(self, values: tuple[bool, ...]) -> bool:
+        """The guard's value for the conditions' ``values`` (as the guard computes it)."""
+        return _shape_value(self.shape, values)
+
+    def decides(self, values: tuple[bool | None, ...], index: int) -> bool:
+        """Whether condition ``index`` alone decides the guard at ``values``: flipping it
+        flips the guard, every other condition kept (None: a condition that could not be
+        evaluated, so nothing is decided)."""
+        if any(v is None for i, v in enumerate(values) if i != index):
+            return False
+        known = tuple(bool(v) for v in values)
+        as_true = (*known[:index], True, *known[index + 1:])
+        as_false = (*known[:index], False, *known[index + 1:])
+        return _shape_value(self.shape, as_true) != _shape_value(self.shape, as_false)
+
+
+def _shape_value(shape: tuple[Any, ...], values: tuple[bool, ...]) -> bool:
+    kind = shape[0]
+    if kind == "leaf":
+        return values[shape[1]]
+    if kind == "not":
+        return not _shape_value(shape[1], values)
+    left = _shape_value(shape[1], values)
+    right = _shape_value(shape[2], values)
+    if kind == "and":
+        return left and right
+    if kind == "or":
+        return left or right
+    return (not left) or right
+
+
+def atomic_conditions(tree: Node) -> tuple[tuple[Node, ...], tuple[Any, ...]]:
+    """The atomic conditions of a guard's tree, in the order written, and its boolean
+    structure over them (see ``GuardConditions.shape``)."""
+    nodes: list[Node] = []
+
+    def shape(node: Node) -> tuple[Any, ...]:
+        if isinstance(node, Binary) and node.op in CONNECTIVES:
+            return (node.op, shape(node.left), shape(node.right))
+        if isinstance(node, Unary) and node.op == "not":
+            return ("not", shape(node.operand))
+        nodes.append(node)
+        return ("leaf", len(nodes) - 1)
+
+    structure = shape(tree)
+    return tuple(nodes), structure
+
+
+def guard_conditions(semantics: Semantics, tree: Node | None) -> GuardConditions:
+    """The atomic conditions of a guard's tree (none for an unconditional element), each
+    compiled by ``semantics`` as the guard is. Pure; compile once per guard and reuse."""
+    if tree is None:
+        return GuardConditions((), ("leaf", -1))
+    nodes, structure = atomic_conditions(tree)
+    return GuardConditions(tuple(Condition(n, unparse(n), semantics.compile(n)) for n in nodes),
+                           structure)
+
+
+def condition_values(conditions: GuardConditions, snapshot: Snapshot,
+                     params: Mapping[str, Any]) -> tuple[bool | None, ...]:
+    """The truth value of each condition of a guard in ``snapshot`` with ``params``, read
+    by the model's own compiled expressions (all of them, with no short circuit: the
+    value a condition would have). None for a condition that cannot be evaluated there
+    (a division by zero that the guard's own short circuit avoids). Pure."""
+    values, states = snapshot.values, snapshot.states
+    out: list[bool | None] = []
+    for condition in conditions.conditions:
+        try:
+            out.append(bool(condition.holds(params, values, states)))
+        except (ArithmeticError, KeyError, TypeError):
+            out.append(None)
+    return tuple(out)
+
+
 __all__ = [
     "CompiledEffect",
     "CompiledRefusal",
     "CompiledStepProperty",
     "CompiledTransition",
+    "Condition",
     "EventTable",
+    "GuardConditions",
     "Outcome",
     "Semantics",
     "Snapshot",
+    "atomic_conditions",
+    "condition_values",
+    "guard_conditions",
     "semantics_of",
 ]
