@@ -105,10 +105,15 @@ def test_a_guard_the_model_does_not_reach_is_not_counted() -> None:
 
 
 def test_z3_proves_impossible_gaps_and_allows_possible_ones() -> None:
-    # install_driver's guard 'brand == ukey.key_brand' is tried only once the refusal of a
-    # wrong brand did not apply: it is never false where it is evaluated.
-    assert condition_possible(SHIPPED, "ukey.install_driver", 0, False) == "unsat"
-    assert condition_possible(SHIPPED, "ukey.install_driver", 0, True) == "sat"
+    # install_driver's guard (the driver's brand is the U-key's: brand == 'brand_a' and
+    # key_brand == 'brand_a' or ... 'brand_b') is tried only once the refusal of a wrong
+    # brand did not apply: it is never false where it is evaluated, so no condition of it
+    # can be false and alone decide it; each can be false (the other brand's route holds).
+    for index in range(4):
+        assert condition_possible(SHIPPED, "ukey.install_driver", index, False,
+                                  deciding=True) == "unsat"
+        assert condition_possible(SHIPPED, "ukey.install_driver", index, False) == "sat"
+        assert condition_possible(SHIPPED, "ukey.install_driver", index, True) == "sat"
     assert condition_possible(SHIPPED, BEYOND, 1, False, deciding=True) == "sat"
 
 
@@ -153,7 +158,7 @@ def test_summary_coverage_json_and_report_show_condition_coverage(tmp_path: Path
     assert totals["conditions"]["declared"] == 2 * declared
     assert data["conditions"][BEYOND]["conditions"][1]["source"] == \
         "static_password.spent + amount > 30000"
-    assert "ukey.install_driver[0]=false" in data["unreachable"]
+    assert "ukey.install_driver[0]=mcdc" in data["unreachable"]
     assert set(data["condition_gaps"]).isdisjoint(data["unreachable"])
     overlay = OverlayCoverage.from_run_file(data, "coverage.json")
     assert overlay.conditions_line().startswith("conditions ")
