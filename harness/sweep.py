@@ -18,6 +18,7 @@ from authspec.model.expr import ParamRef, VarRef, walk
 from authspec.model.ir import Rejection, Transition
 
 from .driver import Driver, RunState
+from .probe import probe_hidden_state
 from .records import Failure, Nonconformance
 from .roadmap import Goal, isolated_params, moved
 from .strategies import candidates
@@ -231,7 +232,9 @@ def _sweep_goals(run: RunState, goals: list[Goal]) -> tuple[Failure, Goal] | Non
                     arrived = arrived and moved(driver.send(event, params, "route"), before,
                                                 driver.model.current)
             if arrived:
+                before = driver.model.current
                 _sweep_goal(driver, goal)
+                probe_hidden_state(driver, goal, before)
         except Nonconformance as error:
             return error.failure, goal
     return None
