@@ -39,7 +39,6 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 from authspec.model.ir import System
 
 from .driver import Driver, RunState
-from .probe import probe_in_place
 from .roadmap import Goal, moved
 from .strategies import Draw, candidates, draw_params, index_strategy
 
@@ -94,9 +93,7 @@ class ConformanceMachine(RuleBasedStateMachine, Driver):
                 before = self.model.current
                 if not moved(self.send(event, params, "route"), before, self.model.current):
                     return
-        before = self.model.current
         self.do_goal(goal, data)
-        probe_in_place(self, goal, before)
 
     def do_step(self, data: st.DataObject) -> None:
         """One action among those enabled now (see the module docstring)."""

@@ -59,40 +59,51 @@ class Probe:
 
 def probe_hidden_state(driver: Driver, goal: Goal, before: Snapshot) -> None:
     """Probe the variables the goal's step changed (see the module docstring): in place,
-    then after each re-entering step. Raises ``Nonconformance`` on the first difference."""
+    then from fresh examples of the goal's route and step alone (the shortest traces):
+    the boundary after a refusal, or each re-entering step after a transition. Raises
+    ``Nonconformance`` on the first difference."""
     watched = watched_variables(driver, goal, before)
     if not watched:
         return
-    replay = [(step.event, dict(step.params)) for step in driver.trace]
-    visited = visited_states(driver.run, replay)
+    core = [(step.event, dict(step.params)) for step in driver.trace[:_goal_step(driver) + 1]]
+    probe_here(driver, watched, entered=False, boundary=False)
+    fresh = _replayed(driver.run, core)
+    if goal.kind != "transition":
+        # A refusal should have counted nothing: the boundary shows a refusal counted.
+        _boundary(fresh, watched, [p for p in probes_of(driver.analysis, watched)
+                                   if p.kind == "transition"])
+        return
+    visited = visited_states(driver.run, core)
     done = _probed(driver.run)
     entries: list[Step] = []
-    # After a refusal (that should have changed nothing) probing in place is enough.
-    found = entry_steps(driver, visited, goal.event, watched) if goal.kind == "transition" \
-        else []
-    for event, params, fired in found:
+    for event, params, fired in entry_steps(fresh, visited, goal.event, watched):
         key = (fired, watched)  # the same re-entry, probed already for a shallower goal
         # After a long route (a counter driven to its end) only the first entry is probed.
-        if key not in done and len(entries) < (MAX_ENTRIES if len(replay) <= LONG_ROUTE else 1):
+        if key not in done and len(entries) < (MAX_ENTRIES if len(core) <= LONG_ROUTE else 1):
             done.add(key)
             entries.append((event, params))
-    # A transition's own counting is the sweep's; a refusal should have counted nothing.
-    probe_here(driver, watched, entered=False, boundary=goal.kind != "transition")
-    for event, params in entries:
-        fresh = Driver(driver.run)
-        for step_event, step_params in replay:
-            fresh.send(step_event, step_params, "route")
-        fresh.send(event, params, "goal")
-        probe_here(fresh, watched, entered=True, boundary=True)
+    transitions = [p for p in probes_of(driver.analysis, watched) if p.kind == "transition"]
+    for index, (event, params) in enumerate(entries):
+        example = fresh if index == 0 else _replayed(driver.run, core)
+        example.send(event, params, "goal")
+        probe_here(example, watched, entered=True, boundary=False)
+        # The boundary from its own example: the shortest trace that shows it.
+        example = _replayed(driver.run, [*core, (event, params)])
+        _boundary(example, watched, transitions)
 
 
-def probe_in_place(driver: Driver, goal: Goal, before: Snapshot) -> None:
-    """The cheap part of ``probe_hidden_state``, for the Hypothesis machine's goals: the
-    refusals that read what the goal's step changed, from where the example is (no new
-    example, no counter driven to its end)."""
-    watched = watched_variables(driver, goal, before)
-    if watched:
-        probe_here(driver, watched, entered=False, boundary=False)
+def _replayed(run: RunState, steps: Sequence[Step]) -> Driver:
+    """A fresh example that has sent ``steps`` (as a route)."""
+    driver = Driver(run)
+    for event, params in steps:
+        driver.send(event, params, "route")
+    return driver
+
+
+def _goal_step(driver: Driver) -> int:
+    """The index in the trace of the goal's own step (the first the route did not send)."""
+    return next((i for i, step in enumerate(driver.trace) if step.origin == "goal"),
+                len(driver.trace) - 1)
 
 
 _PROBED: dict[int, tuple[weakref.ref[RunState], set[Any]]] = {}
