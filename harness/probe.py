@@ -7,16 +7,21 @@ sweep goal, ``probe_hidden_state`` takes the variables the goal's step changed i
 (its snapshots before and after, compared) and, for a refusal, the counters the event's
 transitions read (a refusal that should count nothing), and probes them:
 
-* in place, and after each *entry*: one accepted step that re-enters a state its machine
-  was in earlier in the example (log out, reset, re-apply; found with the pure step of
-  the model), each from a fresh example that replays the goal's;
+* in place, and (after a transition) after each *entry*: one accepted step of another
+  event after which every machine is in a state it was in earlier in the example (log
+  out, reset, re-apply; found with the pure step of the model), each from a fresh
+  example that replays the goal's route and step;
 * there, each refusal whose guard reads a probed variable (with the old values of a
   replaced string too: the old password), from the shortest route of accepted steps that
   reaches a state where it decides; after an entry, also one deciding refusal of each
   event (what the re-entered state now refuses);
-* last, the boundary: a counter of a probed variable repeated up to just past its next
-  boundary (the remaining uses), or else one transition that reads a probed variable,
-  one that changes state first (a payment of exactly the remaining quota).
+* the boundary, from an example of its own (the route, the goal's step, the entry: the
+  shortest trace that shows it): a counter of a probed variable repeated up to just past
+  its next boundary (the remaining uses), or else one transition that reads a probed
+  variable, one that changes state first (a payment of exactly the remaining quota).
+
+Each re-entry (the transitions it fires, the variables probed) is probed once per run,
+and after a goal reached by a long route (a counter driven to its end) only the first.
 
 Everything is derived from the spec (which guards read which variables, which effects
 write them): the probes know nothing of any domain. Deterministic, like the sweep.
