@@ -281,8 +281,7 @@ class Bank:
         """Reset a forgotten login password, in person with ID and card (R19, R20)."""
         with self._work(new=((self.COUNTER_PASSWORD_RULE, new_password),)):
             cust = self._registered(customer)
-            self._verify_identity(cust, id_document, "reset_login_password")
-            self._verify_card(cust, card_number, "reset_login_password")
+            self._verify_in_person(cust, id_document, card_number, "reset_login_password")
             self._check_counter_password(new_password)
             self._store_password(
                 cust.id, LOGIN, new_password, COUNTER, effective_at=self._reset_effective_at()
@@ -311,8 +310,7 @@ class Bank:
         """Issue an OTP card at a counter (R6, R8, R21, R22; Q2, Q3, Q4)."""
         with self._work():
             cust = self._registered(customer)
-            self._verify_identity(cust, id_document, "otp_card")
-            self._verify_card(cust, card_number, "otp_card")
+            self._verify_in_person(cust, id_document, card_number, "otp_card")
             self._verify_application(business_form, ecommerce_declared, "otp_card")
             if self._holds_usable_otp_card(cust.id):
                 raise AuthenticatorError(Reason.OTP_CARD_ALREADY_HELD)
@@ -334,8 +332,7 @@ class Bank:
         """Issue a U-key of ``brand`` at a counter (R10, R13, R21, R22; Q2, Q3)."""
         with self._work():
             cust = self._registered(customer)
-            self._verify_identity(cust, id_document, "ukey")
-            self._verify_card(cust, card_number, "ukey")
+            self._verify_in_person(cust, id_document, card_number, "ukey")
             self._verify_application(business_form, ecommerce_declared, "ukey")
             if self._holds_ukey(cust.id):
                 raise AuthenticatorError(Reason.UKEY_ALREADY_HELD)
@@ -632,6 +629,12 @@ class Bank:
         if document is None or not document.valid_for(cust.id_number, self._today()):
             raise CounterServiceRefused(Reason.ID_INVALID, service)
 
+    def _verify_in_person(self, cust: CustomerRow, document: IdDocument | None,
+                          card_number: str | None, service: str) -> None:
+        """Both documents of a counter service: the ID, then the registered card."""
+        self._verify_identity(cust, document, service)
+        self._verify_card(cust, card_number, service)
+
     def _verify_card(self, cust: CustomerRow, card_number: str | None, service: str) -> None:
         """The card used to register online banking (R6, R10, R13, R19, R21)."""
         if card_number is None or card_number != self._registered_card_number(cust.id):
@@ -800,11 +803,9 @@ class Bank:
     # ------------------------------------------------------------------ payments
 
     def _pay(self, cust: CustomerRow, order: PaymentOrder) -> PaymentReceipt:
-        if order.channel is Channel.ONLINE_BANKING or order.method is PayMethod.UKEY:
-            # R16: a U-key pays inside a logged-in session, whatever the channel.
-            self._online_session(cust.id)
+        self._check_payment_session(cust.id, order)
         if order.method in (PayMethod.STATIC, PayMethod.OTP):
-            self._check_payment_password(cust.id, order.payment_password)
+            self._check_payment_password_of(cust.id, order)
         card: OtpCardRow | None = None
         if order.method is PayMethod.STATIC:
             self._check_static_payment(cust.id, order.amount_fen)
@@ -818,6 +819,15 @@ class Bank:
         elif card is not None:
             self._consume_otp_use(card, payment_id)
         return PaymentReceipt(payment_id, order.method, order.channel, order.amount_fen)
+
+    def _check_payment_session(self, cust_id: int, order: PaymentOrder) -> None:
+        """Online banking, and a U-key whatever the channel, pay inside a full session (R16)."""
+        if order.channel is Channel.ONLINE_BANKING or order.method is PayMethod.UKEY:
+            self._online_session(cust_id)
+
+    def _check_payment_password_of(self, cust_id: int, order: PaymentOrder) -> None:
+        """The payment password of a static-password or OTP payment (R5, R7, R22)."""
+        self._check_payment_password(cust_id, order.payment_password)
 
     def _book_payment(self, cust_id: int, order: PaymentOrder) -> int:
         return self._store.execute(

@@ -21,16 +21,19 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 from authspec.bank.adapter import BankAdapter, make_adapter
-from authspec.bank.core import LOGIN, PAYMENT, Bank, CustomerRow, OtpCardRow, UKeyRow
+from authspec.bank.core import COUNTER, LOGIN, PAYMENT, Bank, CustomerRow, OtpCardRow, UKeyRow
 from authspec.bank.domain import (
     CertificateRoute,
+    Channel,
     IdDocument,
+    OtpCard,
     PaymentOrder,
     PayMethod,
     Registration,
     RegistrationRequest,
 )
 from authspec.bank.errors import (
+    CounterServiceRefused,
     PaymentRefused,
     Reason,
     RegistrationRefused,
@@ -658,6 +661,166 @@ class OldPaymentPasswordAfterUkey(Bank):
     def _invalidate_payment_password(self, cust_id: int, because: str) -> None:
         if because != "ukey":
             super()._invalidate_payment_password(cust_id, because)
+
+
+# ---------------------------------------------------------------------- test power (issue 10)
+# Faults the harness once missed: a check that forgets one of several documents (only the
+# condition under test alone decides), the rarer route of a guard with two, a refusal only
+# the restricted session after a counter reset reaches, and hidden state (a counter or a
+# stored password) that only a later outcome reveals when observe() is not used.
+
+
+@mutant("register_form_or_agreement", "R1")
+class RegisterFormOrAgreement(Bank):
+    """Refuses a registration only when both the form and the agreement are missing."""
+
+    def _check_form(self, req: RegistrationRequest) -> None:
+        if not req.form_submitted and not req.agreement_acknowledged:
+            raise RegistrationRefused(Reason.REGISTRATION_FORM_MISSING)
+
+    def _check_agreement(self, req: RegistrationRequest) -> None:
+        pass
+
+
+class EitherDocument(Bank):
+    """A counter service content with one of the two documents (the ID or the card)."""
+
+    SERVICE: ClassVar[str] = ""
+
+    def _verify_in_person(self, cust: CustomerRow, document: MaybeId,
+                          card_number: str | None, service: str) -> None:
+        if service != self.SERVICE:
+            super()._verify_in_person(cust, document, card_number, service)
+            return
+        try:
+            self._verify_identity(cust, document, service)
+        except CounterServiceRefused:
+            self._verify_card(cust, card_number, service)
+
+
+@mutant("otp_apply_id_or_card", "R6")
+class OtpApplyIdOrCard(EitherDocument):
+    """Issues an OTP card on the ID or the registered card, either one."""
+
+    SERVICE: ClassVar[str] = "otp_card"
+
+
+@mutant("reset_login_id_or_card", "R19")
+class ResetLoginIdOrCard(EitherDocument):
+    """Resets the login password on the ID or the registered card, either one."""
+
+    SERVICE: ClassVar[str] = "reset_login_password"
+
+
+@mutant("ukey_b2c_logged_out", "R16", "Q17")
+class UkeyB2cLoggedOut(Bank):
+    """Asks for a session on the online-banking channel only: U-key payments via B2C too."""
+
+    def _check_payment_session(self, cust_id: int, order: PaymentOrder) -> None:
+        if order.channel is Channel.ONLINE_BANKING:
+            self._online_session(cust_id)
+
+
+@mutant("otp_pay_with_invalidated_password", "R22")
+class OtpPayWithInvalidatedPassword(Bank):
+    """Refuses an invalidated payment password for static payments only, not OTP ones."""
+
+    def _check_payment_password_of(self, cust_id: int, order: PaymentOrder) -> None:
+        credential = self._credential(cust_id, PAYMENT)
+        if order.method is PayMethod.OTP and credential is not None \
+                and credential.status == "invalidated":
+            return
+        super()._check_payment_password_of(cust_id, order)
+
+
+class AfterCounterReset(Bank):
+    """Knows whether the login password in force was set by a counter reset (not at
+    registration)."""
+
+    def _reset_at_counter(self, cust_id: int) -> bool:
+        credential = self._credential(cust_id, LOGIN)
+        first = self._store.scalar(
+            "SELECT MIN(id) FROM credentials WHERE customer_id = ? AND purpose = ?",
+            (cust_id, LOGIN))
+        return credential is not None and credential.origin == COUNTER \
+            and credential.id != first
+
+
+@mutant("reset_session_unrestricted", "R20", "Q7",
+        invariants=("logged_in_means_customer_password",))
+class ResetSessionUnrestricted(AfterCounterReset):
+    """Restricts a session opened with the registration password, not a reset one."""
+
+    def _open_session(self, cust_id: int, *, restricted: bool) -> str:
+        return super()._open_session(
+            cust_id, restricted=restricted and not self._reset_at_counter(cust_id))
+
+
+@mutant("restricted_pays_online_after_reset", "R16", "R20", "Q7")
+class RestrictedPaysOnlineAfterReset(AfterCounterReset):
+    """Lets the restricted session after a counter reset pay through online banking."""
+
+    def _check_payment_session(self, cust_id: int, order: PaymentOrder) -> None:
+        try:
+            super()._check_payment_session(cust_id, order)
+        except SessionError as refusal:
+            if refusal.code is not Reason.PASSWORD_CHANGE_REQUIRED \
+                    or not self._reset_at_counter(cust_id):
+                raise
+
+
+@mutant("quota_reset_by_password_reset", "R5", "Q1")
+class QuotaResetByPasswordReset(Bank):
+    """Starts the 300 yuan static quota afresh when the login password is reset."""
+
+    def _end_session_after_reset(self, cust_id: int) -> None:
+        super()._end_session_after_reset(cust_id)
+        self._store.execute(
+            "UPDATE static_quota SET spent_fen = 0 WHERE customer_id = ?", (cust_id,))
+
+
+@mutant("otp_uses_reset_on_logout", "R8", "Q5")
+class OtpUsesResetOnLogout(Bank):
+    """Counts the OTP card's 1000 uses afresh after each logout."""
+
+    def logout(self, customer: str) -> None:
+        super().logout(customer)
+        with self._work():
+            cust = self._registered(customer)
+            self._store.execute(
+                "UPDATE otp_cards SET uses = 0 WHERE customer_id = ? AND status = 'active'",
+                (cust.id,))
+
+
+@mutant("otp_uses_kept_on_new_card", "R8")
+class OtpUsesKeptOnNewCard(Bank):
+    """Carries the used-up card's use count over to the customer's new OTP card."""
+
+    def _issue_otp_card(self, cust_id: int) -> OtpCard:
+        old = self._current_otp_card(cust_id)
+        card = super()._issue_otp_card(cust_id)
+        if old is not None:
+            self._store.execute(
+                "UPDATE otp_cards SET uses = ? WHERE customer_id = ? AND serial = ?",
+                (old.uses, cust_id, card.serial))
+        return card
+
+
+@mutant("change_accepts_pre_reset_password", "R19", "R20")
+class ChangeAcceptsPreResetPassword(AfterCounterReset):
+    """Takes the password from before a counter reset as the old one of an online change."""
+
+    def _check_old_login_password(self, cust_id: int, old: str) -> None:
+        if not self._reset_at_counter(cust_id):
+            super()._check_old_login_password(cust_id, old)
+            return
+        row = self._store.one(
+            "SELECT id, origin, status, algorithm, iterations, salt, digest FROM credentials "
+            "WHERE customer_id = ? AND purpose = ? ORDER BY id DESC LIMIT 1 OFFSET 1",
+            (cust_id, LOGIN),
+        )
+        if row is None or not self._hasher.verify(self._credential_row(row).secret, old):
+            super()._check_old_login_password(cust_id, old)
 
 
 MUTANTS: tuple[Mutant, ...] = tuple(_REGISTRY)

@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from authspec.model import SpecErrors, load
 from authspec.model.commands import console as make_console
@@ -42,10 +43,12 @@ from .console import (
 from .deadlines import Watch
 from .driver import RunState
 from .mutation import (
+    OBSERVED,
     MutantRun,
     MutantSetError,
     MutationReport,
     load_mutant_set,
+    run_both_modes,
     run_mutants,
     select_mutants,
     time_to_kill,
@@ -397,6 +400,12 @@ def register(app: typer.Typer) -> None:
             help="Also write the table as Markdown to this file")] = None,
         backend_option: Annotated[list[str] | None, typer.Option(
             "--backend-option", help=BACKEND_OPTION_HELP)] = None,
+        observe: Annotated[bool, typer.Option(
+            help="Compare the backend's observed state (--no-observe: black-box mode, "
+                 "outcomes only)")] = True,
+        both_modes: Annotated[bool, typer.Option(
+            help="Run every mutant observed, then in black-box mode; the table shows "
+                 "both")] = False,
     ) -> None:
         """Check every mutant of a mutant set: exit 0 when every one is killed."""
         console = make_console()
@@ -413,14 +422,16 @@ def register(app: typer.Typer) -> None:
         options = check_options(project, {
             "backend": family, "examples": examples, "steps": steps,
             "max_seconds": max_seconds, "seed": seed,
-            "backend_options": factory_options}, chosen, keep=MUTANT_KEYS,
+            "backend_options": factory_options, "observe": observe}, chosen,
+            keep=MUTANT_KEYS,
             defaults={"seed": 0, "database": None})
         folder = Path(options.out) if options.out else Path(DEFAULT_OUT)
 
         def progress(run: MutantRun) -> None:
             print_mutant_run(console, run, show_trace=show_trace)
 
-        report = run_mutants(family, selected, options, out=out or folder, on_result=progress)
+        runner = run_both_modes if both_modes else run_mutants
+        report = runner(family, selected, options, out=out or folder, on_result=progress)
         if report.error is not None:
             print_result(console, report.error, options, show_coverage=False)
             raise typer.Exit(2)
@@ -493,7 +504,8 @@ def print_mutant_run(console: Console, run: MutantRun, *, show_trace: str | None
     if result.status == "error":
         return
     status = "killed" if run.killed else "SURVIVED"
-    print(f"  {run.mutant.name}: {status} ({result.elapsed:.1f} s)", file=sys.stderr)
+    mode = f" [{run.mode}]" if run.mode != OBSERVED else ""
+    print(f"  {run.mutant.name}{mode}: {status} ({result.elapsed:.1f} s)", file=sys.stderr)
     if show_trace == run.mutant.name and result.failure is not None:
         assert result.system is not None
         render_failure(console, result.system, result.failure)
@@ -502,18 +514,26 @@ def print_mutant_run(console: Console, run: MutantRun, *, show_trace: str | None
 def print_mutation_report(console: Console, report: MutationReport,
                           markdown: Path | None) -> None:
     """The table of mutants, the summary, the gaps; the Markdown table when asked for."""
-    table = Table(title=line(f"Mutant set {report.family!r}: {len(report.runs)} mutants"),
-                  header_style="bold")
-    for column in ("mutant", "rules", "killed", "time to kill", "run time",
-                   "shortest trace"):
+    mode = f" ({report.mode})" if report.mode != OBSERVED else ""
+    table = Table(title=line(f"Mutant set {report.family!r}: {len(report.runs)} mutants"
+                             + mode), header_style="bold")
+    columns = ["mutant", "rules", "killed", "time to kill", "run time", "shortest trace"]
+    if report.black_box is not None:
+        columns += ["killed (black box)", "time to kill (black box)",
+                    "shortest trace (black box)"]
+    for column in columns:
         table.add_column(column, justify="right" if "time" in column or "trace" in column
                          else "left")
+    other = ({r.mutant.name: r for r in report.black_box.runs}
+             if report.black_box is not None else {})
     for run in report.runs:
-        table.add_row(
-            line(run.mutant.name), line(" ".join(run.mutant.rules)),
-            line(("yes", "green")) if run.killed else line(("NO", "bold red")),
-            line(time_to_kill(run.result)), line(f"{run.result.elapsed:.1f} s"),
-            line(trace_length(run.result)))
+        cells = [line(run.mutant.name), line(" ".join(run.mutant.rules)),
+                 *_mutant_cells(run)[:2], line(f"{run.result.elapsed:.1f} s"),
+                 _mutant_cells(run)[2]]
+        if report.black_box is not None:
+            second = other.get(run.mutant.name)
+            cells += _mutant_cells(second) if second is not None else [line("-")] * 3
+        table.add_row(*cells)
     console.print(table)
     say(console, report.summary())
     for gap in report.gaps:
@@ -525,3 +545,9 @@ def print_mutation_report(console: Console, report: MutationReport,
             say(console, ("error:", "bold red"), f" {error} (the table above stands)")
             return
         say(console, f"table written to {markdown}")
+
+
+def _mutant_cells(run: MutantRun) -> list[Text]:
+    """Killed, time to kill and shortest trace of one mutant run, for the table."""
+    return [line(("yes", "green")) if run.killed else line(("NO", "bold red")),
+            line(time_to_kill(run.result)), line(trace_length(run.result))]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -50,12 +50,17 @@ class MutantSetError(AuthspecError, ValueError):
     """No usable mutant set or selection: what was asked for and what is declared."""
 
 
+OBSERVED = "observed"
+BLACK_BOX = "black box"  # without the adapter's observe() (--no-observe)
+
+
 @dataclass(frozen=True)
 class MutantRun:
-    """One mutant and the result of checking it."""
+    """One mutant and the result of checking it (in ``mode``: observed or black box)."""
 
     mutant: Mutant
     result: CheckResult
+    mode: str = OBSERVED
 
     @property
     def killed(self) -> bool:
@@ -70,24 +75,36 @@ class MutationReport:
     runs: tuple[MutantRun, ...]
     seconds: float
     gaps: tuple[str, ...]
+    mode: str = OBSERVED
+    black_box: MutationReport | None = None  # the same mutants without observe()
 
     @property
     def error(self) -> CheckResult | None:
-        return next((r.result for r in self.runs if r.result.status == "error"), None)
+        own = next((r.result for r in self.runs if r.result.status == "error"), None)
+        return own if own is not None or self.black_box is None else self.black_box.error
 
     @property
     def survivors(self) -> list[str]:
-        return [r.mutant.name for r in self.runs if not r.killed]
+        """The mutants that survived, in either mode."""
+        own = [r.mutant.name for r in self.runs if not r.killed]
+        other = self.black_box.survivors if self.black_box is not None else []
+        return list(dict.fromkeys([*own, *other]))
 
     def summary(self) -> str:
-        survivors = self.survivors
-        return (f"{len(self.runs) - len(survivors)}/{len(self.runs)} killed in "
+        survivors = [r.mutant.name for r in self.runs if not r.killed]
+        text = (f"{len(self.runs) - len(survivors)}/{len(self.runs)} killed in "
                 f"{self.seconds:.0f} s"
+                + (f" ({self.mode})" if self.mode != OBSERVED or self.black_box else "")
                 + (f"; survivors: {', '.join(survivors)}" if survivors else ""))
+        if self.black_box is not None:
+            text += f"; {self.black_box.summary()}"
+        return text
 
     def markdown(self) -> str:
+        other = ({r.mutant.name: r.result for r in self.black_box.runs}
+                 if self.black_box is not None else None)
         return mutant_markdown([(r.mutant, r.result) for r in self.runs], self.summary(),
-                               list(self.gaps))
+                               list(self.gaps), black_box=other)
 
 
 @dataclass(frozen=True)
@@ -190,21 +207,38 @@ def run_mutants(family: str, mutants: Sequence[Mutant], options: CheckOptions, *
                 out: Path | None = None,
                 on_result: Callable[[MutantRun], None] | None = None) -> MutationReport:
     """Check each mutant with ``options`` (its backend replaced by ``mutant_backend``, its
-    output folder by ``out/mutants/NAME``); stop at the first run that ends in an error."""
+    output folder by ``out/mutants/NAME``, or ``out/mutants-black-box/NAME`` without
+    observation); stop at the first run that ends in an error."""
     started = time.monotonic()
     runs: list[MutantRun] = []
+    mode = OBSERVED if options.observe else BLACK_BOX
+    folder = "mutants" if options.observe else "mutants-black-box"
     for mutant in mutants:
-        target = str(out / "mutants" / mutant.name) if out is not None else None
+        target = str(out / folder / mutant.name) if out is not None else None
         backend = mutant_backend(family, mutant.name)
         result = check(dataclasses.replace(options, backend=backend, out=target))
-        runs.append(MutantRun(mutant, result))
+        runs.append(MutantRun(mutant, result, mode))
         if on_result is not None:
             on_result(runs[-1])
         if result.status == "error":
             break
     system = next((r.result.system for r in runs if r.result.system is not None), None)
     gaps = mutant_gaps(system, [r.mutant for r in runs]) if system is not None else []
-    return MutationReport(family, tuple(runs), time.monotonic() - started, tuple(gaps))
+    return MutationReport(family, tuple(runs), time.monotonic() - started, tuple(gaps), mode)
+
+
+def run_both_modes(family: str, mutants: Sequence[Mutant], options: CheckOptions, *,
+                   out: Path | None = None,
+                   on_result: Callable[[MutantRun], None] | None = None) -> MutationReport:
+    """``run_mutants`` observed, then in black-box mode (``observe`` off): one report whose
+    ``black_box`` is the second (not run when the first ended in an error)."""
+    observed = run_mutants(family, mutants, dataclasses.replace(options, observe=True),
+                           out=out, on_result=on_result)
+    if observed.error is not None:
+        return observed
+    black_box = run_mutants(family, mutants, dataclasses.replace(options, observe=False),
+                            out=out, on_result=on_result)
+    return dataclasses.replace(observed, black_box=black_box)
 
 
 def time_to_kill(result: CheckResult) -> str:
@@ -239,14 +273,28 @@ def mutant_gaps(system: System, mutants: Sequence[Mutant]) -> list[str]:
 
 
 def mutant_markdown(rows: Sequence[tuple[Mutant, CheckResult]], summary: str,
-                    gaps: list[str]) -> str:
+                    gaps: list[str], *,
+                    black_box: Mapping[str, CheckResult] | None = None) -> str:
+    """The table of mutants; with ``black_box`` (results by mutant name), three more
+    columns for the same mutants without observation."""
     lines = ["| mutant | rules | invariants | killed | time to kill | shortest trace |",
              "|---|---|---|---|---:|---:|"]
+    if black_box is not None:
+        lines = [lines[0] + " killed (black box) | time to kill (black box) | "
+                 "shortest trace (black box) |", lines[1] + "---|---:|---:|"]
     for mutant, result in rows:
-        killed = "yes" if result.status == "fail" else "**NO**"
         invariants = ", ".join(getattr(mutant, "invariants", ()))
-        lines.append(f"| `{mutant.name}` | {' '.join(mutant.rules)} | {invariants} | "
-                     f"{killed} | {time_to_kill(result)} | {trace_length(result)} |")
+        row = (f"| `{mutant.name}` | {' '.join(mutant.rules)} | {invariants} |"
+               + _markdown_cells(result))
+        if black_box is not None:
+            other = black_box.get(mutant.name)
+            row += _markdown_cells(other) if other is not None else " - | - | - |"
+        lines.append(row)
     lines += ["", summary + "."]
     lines += [f"Note: {gap}." for gap in gaps]
     return "\n".join(lines) + "\n"
+
+
+def _markdown_cells(result: CheckResult) -> str:
+    killed = "yes" if result.status == "fail" else "**NO**"
+    return f" {killed} | {time_to_kill(result)} | {trace_length(result)} |"

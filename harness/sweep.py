@@ -26,6 +26,7 @@ from authspec.model.ir import Rejection, System, Transition
 from .conditions import condition_goals, goal_steps, still_missing
 from .coverage import Coverage
 from .driver import Driver, RunState
+from .probe import probe_hidden_state
 from .records import Failure, Nonconformance
 from .roadmap import Goal, Roadmap, isolated_params, moved
 from .strategies import candidates
@@ -307,7 +308,9 @@ def _sweep_goals(run: RunState, goals: list[Goal]) -> tuple[Failure, Goal] | Non
                     arrived = arrived and moved(driver.send(event, params, "route"), before,
                                                 driver.model.current)
             if arrived:
+                before = driver.model.current
                 _sweep_goal(driver, goal)
+                probe_hidden_state(driver, goal, before)
         except Nonconformance as error:
             return error.failure, goal
     return None

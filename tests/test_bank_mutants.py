@@ -180,6 +180,22 @@ TRACES: dict[str, list[Step]] = {
     "payment_password_reset_at_counter": [register(), reset_payment()],
     "old_payment_password_after_otp": [register(), apply_otp(), pay(method="otp")],
     "old_payment_password_after_ukey": [register(), apply_ukey(), pay(method="otp")],
+    # test power (issue 10): one document of several, the rarer route, the restricted
+    # session after a counter reset, hidden counters and passwords
+    "register_form_or_agreement": [register(registration_form=False)],
+    "otp_apply_id_or_card": [register(), apply_otp(card="none")],
+    "reset_login_id_or_card": [register(), reset_login(id_document="expired")],
+    "ukey_b2c_logged_out": [*UKEY_READY, logout(), pay(method="ukey")],
+    "otp_pay_with_invalidated_password": [*OTP_READY, apply_ukey(), otp_pay()],
+    "reset_session_unrestricted": [*ONLINE, reset_login(), login("777777"), set_payment()],
+    "restricted_pays_online_after_reset": [*ONLINE, reset_login(), login("777777"),
+                                           pay(channel="online_banking")],
+    "quota_reset_by_password_reset": [register(), pay(amount=20_000), reset_login(),
+                                      pay(amount=20_000)],
+    "otp_uses_reset_on_logout": [*OTP_READY, otp_pay(), logout()],
+    "otp_uses_kept_on_new_card": OTP_READY + [OTP_IN_SESSION] * 1000 + [apply_otp()],
+    "change_accepts_pre_reset_password": [*ONLINE, reset_login(), login("777777"),
+                                          change_login(old="abc123", new="xyz789")],
 }
 
 

@@ -240,6 +240,31 @@ def test_mutants_markdown_table_and_gaps(app, tmp_path):
     assert "invariants no mutant targets:" in text
 
 
+def test_mutants_in_black_box_mode(app, tmp_path):
+    pytest.importorskip("authspec.bank.mutants")
+    result = invoke(app, "mutants", "--no-observe", "--only", "quota_counts_refused",
+                    "--out", str(tmp_path), "--max-seconds", "20")
+    assert result.exit_code == 0, result.output
+    assert "1/1 killed" in result.output and "(black box)" in result.output
+    assert (tmp_path / "mutants-black-box" / "quota_counts_refused").is_dir()
+
+
+def test_mutants_table_in_both_modes(app, tmp_path):
+    pytest.importorskip("authspec.bank.mutants")
+    table = tmp_path / "mutants.md"
+    result = invoke(app, "mutants", "--both-modes", "--only", "register_form_or_agreement",
+                    "--out", str(tmp_path), "--max-seconds", "20", "--markdown", str(table))
+    assert result.exit_code == 0, result.output
+    text = table.read_text()
+    assert text.startswith("| mutant | rules | invariants | killed | time to kill | "
+                           "shortest trace | killed (black box) |")
+    assert "| `register_form_or_agreement` | R1 |  | yes | " in text
+    row = next(r for r in text.splitlines() if r.startswith("| `register_form_or_agreement`"))
+    assert row.count("| yes |") == 2
+    assert "1/1 killed in" in text and "(observed); 1/1 killed in" in text
+    assert "black box" in result.output
+
+
 def test_every_cited_rule_and_invariant_has_a_mutant():
     mutants = pytest.importorskip("authspec.bank.mutants")
     assert mutation.mutant_gaps(load(), list(mutants.MUTANTS)) == []
