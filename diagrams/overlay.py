@@ -5,26 +5,26 @@ A document with a ``"format"`` key is an authspec run file (``coverage.json``,
 (``authspec.harness.runfiles``, documented in docs/harness.md), and a file in an unknown
 format or with a wrong key is an error naming the file and what is wrong, never a guess.
 
-A document without one comes from another tool, and is read tolerantly (documented in
-docs/diagrams.md)::
+A document without one comes from another tool. It is read in one documented shape (the
+JSON Schema ``OTHER_COVERAGE``, shown in docs/diagrams.md), checked, and anything else is an
+error naming the file, the place in it and what is wrong::
 
     {
       "transitions": {"session.login": 12, ...},      # transition id -> times taken
       "rejections":  {"session.login_twice": 3, ...},  # rejection id -> times it decided
       "states":      {"session.logged_in": 40, ...},   # "machine.state" -> times visited
-      "failures": [ {"steps": [ {"event": "login", "params": {...},
+      "failures": [ {"title": "...", "divergent": 1,
+                     "steps": [ {"event": "login", "params": {...},
                                  "transitions": ["session.login"], "rejection": null,
                                  "expected": "accepted", "actual": "rejected(wrong_password)",
                                  "rules": ["R17"]}, ...]}, ...]
     }
 
-Everything is optional. Counts may be numbers, or objects with a ``count``/``hits`` field, or
-lists (their length). The document may be wrapped in ``{"coverage": {...}}``. A run folder is
+Every key is optional but a step's ``event``; counts are whole numbers. A run folder is
 searched for ``coverage.json`` (and ``failures/*.json`` / ``failure*.json`` next to it). A
-failure file holds one failure (``{"steps": [...]}``), a list of them, or a whole coverage
-document. A failure may name its divergent step (``divergent``/``divergent_step``, 0-based);
-otherwise the first step whose ``expected`` and ``actual`` differ is the divergent one, or
-the last step.
+failure file holds one failure (an object with ``steps``), a list of failures, or a whole
+coverage document. A failure without ``divergent`` (0-based) diverges at the first step
+whose ``expected`` and ``actual`` differ, or else at its last step.
 """
 
 from __future__ import annotations
@@ -34,40 +34,45 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
 from authspec.harness.runfiles import EARLIER_FORMATS, RunFileError, check_run_record
 from authspec.model.ir import System
 
+_COUNTS = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+_IDS = {"type": "array", "items": {"type": "string"}}
+_STEP = {
+    "type": "object", "required": ["event"], "additionalProperties": False,
+    "properties": {"event": {"type": "string"}, "params": {"type": "object"},
+                   "transitions": _IDS, "rejection": {"type": ["string", "null"]},
+                   "expected": {}, "actual": {}, "rules": _IDS},
+}
+_FAILURE = {
+    "type": "object", "required": ["steps"], "additionalProperties": False,
+    "properties": {"title": {"type": "string"}, "divergent": {"type": "integer", "minimum": 0},
+                   "steps": {"type": "array", "items": _STEP}},
+}
+#: the one shape of coverage from another tool (module docstring, docs/diagrams.md)
+OTHER_COVERAGE: dict[str, Any] = {
+    "type": "object", "additionalProperties": False,
+    "properties": {"transitions": _COUNTS, "rejections": _COUNTS, "states": _COUNTS,
+                   "failures": {"type": "array", "items": _FAILURE}},
+}
+OTHER_FAILURES: dict[str, Any] = {"oneOf": [_FAILURE, {"type": "array", "items": _FAILURE},
+                                            OTHER_COVERAGE]}
 
-def _count(value: Any) -> int:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int | float):
-        return int(value)
-    if isinstance(value, dict):
-        for key in ("count", "hits", "n", "times", "total"):
-            if key in value:
-                return _count(value[key])
-        return 0
-    if isinstance(value, list | tuple):
-        return len(value)
-    try:
-        return int(str(value))
-    except ValueError:
-        return 0
 
-
-def _counts(value: Any) -> dict[str, int]:
-    if isinstance(value, dict):
-        return {str(k): _count(v) for k, v in value.items()}
-    if isinstance(value, list):  # a list of ids, or of {"id": ..., "count": ...}
-        out: dict[str, int] = {}
-        for item in value:
-            if isinstance(item, dict) and "id" in item:
-                out[str(item["id"])] = out.get(str(item["id"]), 0) + _count(item)
-            elif isinstance(item, str):
-                out[item] = out.get(item, 0) + 1
-        return out
-    return {}
+def check_other(data: Any, schema: dict[str, Any], where: str) -> None:
+    """``data`` in the shape ``schema`` gives, or ``RunFileError`` naming ``where``, the place
+    in the document and what is wrong."""
+    error = best_match(Draft202012Validator(schema).iter_errors(data))
+    if error is None:
+        return
+    place = "/".join(str(p) for p in error.absolute_path) or "the top level"
+    raise RunFileError(
+        f"{where}: {place}: {error.message}; a file from another tool must have the shape "
+        "docs/diagrams.md shows (or be a run file authspec check wrote)")
 
 
 @dataclass(frozen=True)
@@ -90,16 +95,6 @@ def _norm(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
 
 
-def _ids(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list | tuple):
-        return tuple(str(v.get("id", "")) if isinstance(v, dict) else str(v) for v in value)
-    return ()
-
-
 @dataclass(frozen=True)
 class Failure:
     steps: tuple[Step, ...]
@@ -120,38 +115,24 @@ class Failure:
         return cls(steps, data["title"], data["divergent"], extra)
 
     @classmethod
-    def from_json(cls, data: Any, index: int = 0) -> Failure:
-        """A failure from another tool, read tolerantly (see the module docstring)."""
-        if isinstance(data, list):
-            data = {"steps": data}
-        if not isinstance(data, dict):
-            data = {}
-        raw_steps = data.get("steps") or data.get("trace") or []
-        steps = []
-        for raw in raw_steps if isinstance(raw_steps, list) else []:
-            if not isinstance(raw, dict):
-                continue
-            rejection = raw.get("rejection")
-            steps.append(Step(
-                event=str(raw.get("event", "?")),
-                params=raw.get("params", {}),
-                transitions=_ids(raw.get("transitions")),
-                rejection=str(rejection) if rejection not in (None, "") else None,
-                expected=raw.get("expected"),
-                actual=raw.get("actual"),
-                rules=_ids(raw.get("rules")),
-            ))
-        divergent = -1
-        for key in ("divergent", "divergent_step", "diverges_at"):
-            if isinstance(data.get(key), int) and 0 <= data[key] < len(steps):
-                divergent = data[key]
-                break
-        else:
+    def from_json(cls, data: Any, index: int = 0, where: str = "a failure") -> Failure:
+        """A failure from another tool, checked (see the module docstring)."""
+        check_other(data, _FAILURE, where)
+        steps = tuple(Step(event=raw["event"], params=raw.get("params", {}),
+                           transitions=tuple(raw.get("transitions", ())),
+                           rejection=raw.get("rejection") or None,
+                           expected=raw.get("expected"), actual=raw.get("actual"),
+                           rules=tuple(raw.get("rules", ())))
+                      for raw in data["steps"])
+        divergent = data.get("divergent")
+        if divergent is not None and divergent >= len(steps):
+            raise RunFileError(f"{where}: divergent: step {divergent} of {len(steps)} steps "
+                               "(0-based): name one of its steps")
+        if divergent is None:
             divergent = next((i for i, s in enumerate(steps) if not s.agrees), len(steps) - 1)
-        title = next((str(data[k]) for k in ("title", "name", "id", "test", "message")
-                      if data.get(k)), f"failure {index + 1}")
-        extra = {k: v for k, v in data.items() if k not in ("steps", "trace")}
-        return cls(tuple(steps), title, divergent, extra)
+        title = str(data.get("title") or f"failure {index + 1}")
+        extra = {k: v for k, v in data.items() if k != "steps"}
+        return cls(steps, title, divergent, extra)
 
 
 @dataclass
@@ -188,20 +169,13 @@ class Coverage:
 
     @classmethod
     def from_json(cls, data: Any, source: str = "") -> Coverage:
-        """Coverage from another tool, read tolerantly (see the module docstring)."""
-        if isinstance(data, dict) and isinstance(data.get("coverage"), dict):
-            inner = dict(data["coverage"])
-            inner.setdefault("failures", data.get("failures", []))
-            data = inner
-        if not isinstance(data, dict):
-            data = {}
-        raw_failures = data.get("failures") or []
-        if isinstance(raw_failures, dict):
-            raw_failures = list(raw_failures.values())
-        failures = [Failure.from_json(f, i) for i, f in enumerate(raw_failures)
-                    if isinstance(f, dict | list)]
-        return cls(_counts(data.get("transitions")), _counts(data.get("rejections")),
-                   _counts(data.get("states")), failures, source)
+        """Coverage from another tool, checked (see the module docstring)."""
+        where = source or "the coverage document"
+        check_other(data, OTHER_COVERAGE, where)
+        failures = [Failure.from_json(f, i, f"{where}: failures/{i}")
+                    for i, f in enumerate(data.get("failures", []))]
+        return cls(dict(data.get("transitions", {})), dict(data.get("rejections", {})),
+                   dict(data.get("states", {})), failures, source)
 
     def transition(self, transition_id: str) -> int:
         return self.transitions.get(transition_id, 0)
@@ -287,13 +261,12 @@ def load_failures(path: str | Path) -> list[Failure]:
             check_run_record(data, "coverage", str(path))
             return []
         return [Failure.from_run_file(data, str(path))]
-    if isinstance(data, dict) and ("steps" in data or "trace" in data):
-        return [Failure.from_json(data)]
-    if isinstance(data, list) and data and all(isinstance(d, dict) and "event" in d for d in data):
-        return [Failure.from_json(data)]
+    where = str(path)
+    if isinstance(data, dict) and "steps" in data:
+        return [Failure.from_json(data, 0, where)]
     if isinstance(data, list):
-        return [Failure.from_json(d, i) for i, d in enumerate(data)]
-    return Coverage.from_json(data).failures
+        return [Failure.from_json(d, i, f"{where}: {i}") for i, d in enumerate(data)]
+    return Coverage.from_json(data, where).failures
 
 
 @dataclass(frozen=True)

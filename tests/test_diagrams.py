@@ -15,6 +15,7 @@ from authspec.diagrams.dot import NEVER, TRACE, Options, all_dots, machine_dot, 
 from authspec.diagrams.mermaid import esc, markdown
 from authspec.diagrams.overlay import Coverage, Failure, load_coverage, load_failures
 from authspec.diagrams.render import dot_available, render, svg_dot_hash
+from authspec.harness.runfiles import RunFileError
 from authspec.model import load
 from authspec.model.secrets import DRAWN
 
@@ -145,12 +146,13 @@ def test_trace_overlay_numbers_steps_and_highlights_divergence(system) -> None:
     assert "expected: accepted" in dot
 
 
-def test_overlay_input_is_read_tolerantly(tmp_path: Path) -> None:
+def test_overlay_input_from_other_tools_has_one_checked_shape(tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "coverage.json").write_text(json.dumps({"coverage": {
-        "transitions": {"a.b": {"count": 3}, "a.c": [1, 2]}, "states": ["a.x", "a.x"]}}))
+    (tmp_path / "run" / "coverage.json").write_text(json.dumps({
+        "transitions": {"a.b": 3, "a.c": 2}, "states": {"a.x": 2}}))
     (tmp_path / "run" / "failure-1.json").write_text(json.dumps(
-        [{"event": "login", "params": {}, "expected": "accepted", "actual": "accepted"}]))
+        {"steps": [{"event": "login", "params": {}, "expected": "accepted",
+                    "actual": "accepted"}]}))
     coverage = load_coverage(tmp_path / "run")
     assert coverage.transitions == {"a.b": 3, "a.c": 2}
     assert coverage.states == {"a.x": 2}
@@ -160,6 +162,19 @@ def test_overlay_input_is_read_tolerantly(tmp_path: Path) -> None:
         {"event": "pay"}]}]}))
     failures = load_failures(tmp_path / "f.json")
     assert len(failures) == 2 and failures[1].steps[0].transitions == ()
+    # No guessing: another shape is an error naming the file, the place and the fix.
+    for shape, place in (({"coverage": {"transitions": {}}}, "the top level"),
+                         ({"transitions": {"a.b": {"count": 3}}}, "transitions/a.b"),
+                         ({"states": ["a.x"]}, "states"),
+                         ({"failures": [{"trace": []}]}, "failures/0")):
+        (tmp_path / "bad.json").write_text(json.dumps(shape))
+        with pytest.raises(RunFileError) as raised:
+            load_coverage(tmp_path / "bad.json")
+        message = str(raised.value)
+        assert "bad.json" in message and place in message and "docs/diagrams.md" in message
+    (tmp_path / "steps.json").write_text(json.dumps([{"event": "login"}]))  # steps, no failure
+    with pytest.raises(RunFileError, match=r"steps\.json: 0"):
+        load_failures(tmp_path / "steps.json")
 
 
 def test_mermaid_has_a_block_per_machine_and_escapes(system) -> None:
