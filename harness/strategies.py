@@ -302,7 +302,6 @@ class _Scorer:
                             if r.element.id == refuse_by), None)
         transitions = [t for t in analysis.transitions[event] if t.compiled.in_source(states)]
         self.readers: dict[str, list[tuple[_Key, Callable[[Mapping[str, Any]], int]]]] = {}
-        self.counts: dict[_Key, int] = {}  # prefix -> how many conjuncts it has
         self.always: list[tuple[_Key, Callable[[Mapping[str, Any]], int]]] = []
         for i, refusal in enumerate(self.refusals):
             self._term(("h", i), refusal.guard_params, partial(_holds, refusal))
@@ -312,6 +311,7 @@ class _Scorer:
             for i in self.missing:
                 self._conjunct_terms("t", transitions[i], i)
         else:
+            self.missing = []
             if self.tested is not None:
                 self._conjunct_terms("r", self.refusals[self.tested], None)
             self.firing = list(range(len(transitions))) if isolated else []
@@ -320,6 +320,26 @@ class _Scorer:
                            partial(_holds, transitions[i]))
         self.values: dict[_Key, int] = {
             key: evaluate(self.params) for key, evaluate in self._all_terms()}
+        # Each term counts towards one sum (its bucket); a trial adjusts only the sums of
+        # the terms it changed.
+        self.bucket = {key: self._bucket_of(key) for key in self.values}
+        self.sums: dict[Any, int] = dict.fromkeys(
+            ("bad", "higher", "lower", "missing", "fires",
+             *(("t", i) for i in self.missing)), 0)
+        for key, value in self.values.items():
+            if self.bucket[key] is not None:
+                self.sums[self.bucket[key]] += value
+
+    def _bucket_of(self, key: _Key) -> Any:
+        kind = key[0]
+        if kind == "h":
+            if self.refuse_by is None or self.tested is None:
+                return "bad"
+            return ("higher" if key[1] < self.tested
+                    else "lower" if key[1] > self.tested else None)
+        if kind == "t":
+            return ("t", key[1])
+        return "missing" if kind == "r" else "fires"
 
     def _all_terms(self) -> Iterable[tuple[_Key, Callable[[Mapping[str, Any]], int]]]:
         seen: set[_Key] = set()
@@ -331,7 +351,6 @@ class _Scorer:
 
     def _conjunct_terms(self, kind: str, guarded: Guarded, index: int | None) -> None:
         prefix: _Key = (kind,) if index is None else (kind, index)
-        self.counts[prefix] = len(guarded.conjuncts)
         for j, (term, reads) in enumerate(zip(guarded.conjuncts, guarded.conjunct_params,
                                               strict=True)):
             self._term((*prefix, j), reads, partial(_false, term))
@@ -352,35 +371,38 @@ class _Scorer:
         params = {**self.params, name: value}
         return {key: evaluate(params) for key, evaluate in self.readers.get(name, ())}
 
+    def _sums_with(self, changed: Mapping[_Key, int]) -> dict[Any, int]:
+        sums = dict(self.sums)
+        values, bucket = self.values, self.bucket
+        for key, value in changed.items():
+            where = bucket[key]
+            if where is not None:
+                sums[where] += value - values[key]
+        return sums
+
     def trial(self, name: str, value: Any) -> int:
         """The score with ``name`` set to ``value`` (nothing is kept)."""
-        return self._combine({**self.values, **self._changed(name, value)})
+        return self._combine(self._sums_with(self._changed(name, value)))
 
     def commit(self, name: str, value: Any) -> None:
-        self.values.update(self._changed(name, value))
+        changed = self._changed(name, value)
+        self.sums = self._sums_with(changed)
+        self.values.update(changed)
         self.params = {**self.params, name: value}
 
     def score(self) -> int:
-        return self._combine(self.values)
+        return self._combine(self.sums)
 
-    def _combine(self, values: Mapping[_Key, int]) -> int:
+    def _combine(self, sums: Mapping[Any, int]) -> int:
         if self.refuse_by is None:
-            bad = sum(values[("h", i)] for i in range(len(self.refusals)))
-            misses = [self._missing(values, ("t", i)) for i in self.missing]
-            return bad + MISS * (min(misses) if misses else MISS)
-        holding = [values[("h", i)] for i in range(len(self.refusals))]
+            misses = [sums[("t", i)] for i in self.missing]
+            return sums["bad"] + MISS * (min(misses) if misses else MISS)
         if self.tested is None:
-            return sum(holding) + MISS * MISS
-        higher = sum(holding[:self.tested])
-        missing = self._missing(values, ("r",))
+            return sums["bad"] + MISS * MISS
         if not self.isolated:
-            return higher + MISS * missing
-        lower = sum(holding[self.tested + 1:])
-        fires = any(values[("f", i)] for i in self.firing)
-        return MISS * (higher + missing + lower) + (not fires)
-
-    def _missing(self, values: Mapping[_Key, int], prefix: _Key) -> int:
-        return sum(values[(*prefix, j)] for j in range(self.counts[prefix]))
+            return sums["higher"] + MISS * sums["missing"]
+        return (MISS * (sums["higher"] + sums["missing"] + sums["lower"])
+                + (not sums["fires"]))
 
 
 class _GoalScorer:
