@@ -139,8 +139,8 @@ class Variable:
     def observed_in(self, states: Mapping[str, str]) -> bool:
         """Whether an observation of the variable is compared in ``states`` (machine ->
         state): in every configuration but those of ``unobserved_in``."""
-        return not any(f"{machine}.{state}" in self.unobserved_in
-                       for machine, state in states.items())
+        return not self.unobserved_in or not any(
+            f"{machine}.{state}" in self.unobserved_in for machine, state in states.items())
 
 
 @dataclass(frozen=True)
