@@ -51,6 +51,15 @@ def test_check_passes_the_service_and_kills_every_mutant(tmp_path: Path) -> None
         assert failure["kind"] == "outcome" and len(failure["steps"]) <= 12, name
 
 
+def test_authspec_mutants_runs_the_examples_own_mutant_set(tmp_path: Path) -> None:
+    run = authspec("mutants", "--specs", str(SPECS), "--set",
+                   f"{EXAMPLE / 'adapter.py'}:MUTANT_SET", "--out", str(tmp_path),
+                   "--max-seconds", "20")
+    code, output = run.wait(timeout=300), run.stdout.read() if run.stdout else ""
+    assert code == 0 and "4/4 killed" in output, output
+    assert all(name in output for name in MUTANTS), output
+
+
 def test_validate_simulate_diagram_and_report_work_on_it(tmp_path: Path) -> None:
     runs = [authspec("validate", str(SPECS)),
             authspec("simulate", str(EXAMPLE / "trace.yaml"), "--specs", str(SPECS)),

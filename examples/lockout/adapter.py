@@ -3,15 +3,20 @@
     authspec check --specs examples/lockout/specs --backend examples/lockout/adapter.py:make_adapter
 
 Each mutant is a factory of its own (``locks_after_2``, ``locks_after_4``,
-``success_keeps_count``, ``unlock_keeps_count``), named the same way, and ``MUTANTS`` lists
-them. service.py is loaded from this file's folder, so the example needs no installation.
+``success_keeps_count``, ``unlock_keeps_count``), named the same way; ``MUTANTS`` lists
+them and ``MUTANT_SET`` is the set ``authspec mutants`` runs::
+
+    authspec mutants --specs examples/lockout/specs --set examples/lockout/adapter.py:MUTANT_SET
+
+service.py is loaded from this file's folder, so the example needs no installation.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +75,21 @@ def unlock_keeps_count() -> LockoutAdapter:
 
 
 MUTANTS = ("locks_after_2", "locks_after_4", "success_keeps_count", "unlock_keeps_count")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One mutant of the service, as ``authspec mutants --set adapter.py:MUTANT_SET`` reads
+    it: its name, the rules it breaks, the factory making its adapter."""
+
+    name: str
+    rules: tuple[str, ...]
+    factory: Callable[[], LockoutAdapter]
+
+
+MUTANT_SET = (
+    Mutant("locks_after_2", ("R3",), locks_after_2),
+    Mutant("locks_after_4", ("R3",), locks_after_4),
+    Mutant("success_keeps_count", ("R4",), success_keeps_count),
+    Mutant("unlock_keeps_count", ("R5",), unlock_keeps_count),
+)
