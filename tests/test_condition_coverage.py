@@ -197,9 +197,6 @@ PROVEN_BY_INVARIANTS = {
     ("session.login_with_counter_password", 0, "mcdc"): "login_password_set_at_registration",
     # uses + 1 == 1000 false where pay (uses + 1 < 1000) did not fire: only at 1000 uses
     ("otp_card.pay_last_use", 1, "mcdc"): "active_card_has_a_use_left",
-    # key_brand == 'brand_a' changing alone (key_brand == 'brand_b' kept false): no brand
-    ("ukey.driver_of_other_brand", 1, "mcdc"): "held_ukey_has_a_brand",
-    ("ukey.driver_of_other_brand", 3, "mcdc"): "held_ukey_has_a_brand",
 }
 
 
