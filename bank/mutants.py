@@ -141,7 +141,8 @@ class RegisterOwnUkeyNotPresented(Bank):
 
 
 @mutant("half_open_registration", "R1",
-        invariants=("logged_out_until_registered", "card_opened_only_by_registration"))
+        invariants=("logged_out_until_registered", "card_opened_only_by_registration",
+                    "login_password_set_at_registration"))
 class HalfOpenRegistration(Bank):
     """Books the customer before the counter's checks; a refused registration can log in."""
 
@@ -216,7 +217,7 @@ class ExhaustedEarly(Bank):
         return self.STATIC_QUOTA_FEN - spent_fen < 100
 
 
-@mutant("static_after_card", "R5", "Q2")
+@mutant("static_after_card", "R5", "Q2", invariants=("otp_card_supersedes_static_password",))
 class StaticAfterCard(Bank):
     """Keeps static-password payments open after a card or U-key application."""
 
@@ -295,7 +296,7 @@ class OtpUses999(Bank):
     OTP_CARD_USES: ClassVar[int] = 999
 
 
-@mutant("otp_uses_1001", "R8", invariants=("at_most_1000_uses",))
+@mutant("otp_uses_1001", "R8", invariants=("at_most_1000_uses", "active_card_has_a_use_left"))
 class OtpUses1001(Bank):
     """Accepts a 1001st use of the OTP card."""
 

@@ -17,7 +17,7 @@ the guard (unique-cause MC/DC).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
@@ -38,16 +38,19 @@ if TYPE_CHECKING:
 
 
 def condition_goals(coverage: Coverage) -> list[Goal]:
-    """A goal for every condition gap of ``coverage``, in spec order (the Z3 proofs of the
-    impossible ones come after the run, in the reports: the roadmap finds no state for
-    them within the sweep's deadline)."""
+    """A goal for every condition gap of ``coverage`` not proven impossible by Z3
+    (``Coverage.unreachable``: the proofs the reports give, remembered), in spec order.
+    Left out, the impossible gaps cost the roadmap nothing: it would look for each of them
+    in every state it explores, and the sweep's deadline would pass before the deep
+    states (the 999th use of a card, then a U-key) are reached."""
     from .roadmap import Goal
 
     system = coverage.system
     events = {t.id: t.event for t in system.transitions}
     events.update((r.id, r.event) for r in system.rejections)
+    proven = coverage.unreachable()
     return [Goal("condition", gap.element, events[gap.element], gap.index, gap.what)
-            for gap in coverage.condition_gaps()]
+            for gap in coverage.condition_gaps() if gap not in proven]
 
 
 def still_missing(coverage: Coverage, goal: Goal) -> bool:
@@ -152,7 +155,31 @@ def condition_params(roadmap: Roadmap, analysis: Analysis, model: Executable, go
                                like=like)
 
     params = analysis.repair(model, goal.event, first, options, goal_score=score)
+    if 0 < score(params) < MISS:
+        params = _restarted(analysis, model, goal, first, options, score) or params
     return params if score(params) == 0 else None
+
+
+def _restarted(analysis: Analysis, model: Executable, goal: Goal, first: Mapping[str, Any],
+               options: Mapping[str, list[Any]], score: Callable[[Mapping[str, Any]], int]
+               ) -> dict[str, Any] | None:
+    """The repair again from ``first`` with a parameter the goal's condition reads fixed
+    to each of its other candidates in turn (the others repaired), or None. For a repair
+    stuck where the condition is as wanted but a refusal decides first: ``method == 'otp'``
+    made false by a static payment (refused: superseded), where a U-key payment, with its
+    own parameters repaired, would have been evaluated."""
+    node = _guards(analysis)[goal.id][1].conditions[goal.index].node
+    names = dict.fromkeys(n.name for n in walk(node) if isinstance(n, ParamRef))
+    for name in names:
+        rest = {k: v for k, v in options.items() if k != name}
+        for value in options.get(name, ()):
+            if value == first.get(name):
+                continue
+            trial = analysis.repair(model, goal.event, {**first, name: value}, rest,
+                                    goal_score=score)
+            if score(trial) == 0:
+                return trial
+    return None
 
 
 def _evaluating(roadmap: Roadmap, analysis: Analysis, model: Executable, goal: Goal,

@@ -43,7 +43,7 @@ from functools import cache
 from typing import Any
 
 from authspec.model import Outcome
-from authspec.model.checks import condition_possible
+from authspec.model.checks import condition_possible, pair_possible
 from authspec.model.ir import System, citation_order
 from authspec.model.semantics import (
     CompiledRefusal,
@@ -124,6 +124,9 @@ def _impossible(system: System, gap: ConditionGap) -> str | None:
         if condition_possible(system, gap.element, gap.index, value, deciding=True) == "unsat":
             return (f"Z3: in no state where the model evaluates this guard does "
                     f"'{gap.source}' alone decide it while {str(value).lower()}")
+    if pair_possible(system, gap.element, gap.index) == "unsat":
+        return (f"Z3: no two states where the model evaluates this guard differ in "
+                f"'{gap.source}' alone with it deciding the guard")
     return None
 
 

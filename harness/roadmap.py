@@ -62,6 +62,11 @@ class _Node:
     parent: int | None
     step: tuple[str, dict[str, Any], int] | None  # event, parameters, times
     depth: int
+    #: the counting steps (``analysis.counters`` indexes) this node's route left one step
+    #: before the abstract state changes: the nodes below such a node are explored apart
+    #: from those with the same abstract state elsewhere (the 999th use of a card, and
+    #: then a U-key applied for: a payment by U-key there evaluates the last use's guard)
+    edge: tuple[int, ...] = ()
 
 
 def isolated_params(roadmap: Roadmap, analysis: Analysis, model: Executable, goal: Goal,
@@ -107,7 +112,7 @@ class Roadmap:
         self._ints = [v.qualified for v in system.variables if v.type.kind in ("int", "str")]
         root = _Node(self.model.snapshot(), None, None, 0)
         self.nodes: list[_Node] = [root]
-        self._seen = {self._key()}
+        self._seen: set[tuple[tuple[Any, ...], tuple[int, ...]]] = {(self._key(), ())}
         self._expanded = 0  # nodes [0, _expanded) have their children
         self._found: dict[Goal, int | None] = {}
         self._counted: set[Any] = set()
@@ -168,12 +173,12 @@ class Roadmap:
 
     def _add(self, index: int, node: _Node, event: str, params: dict[str, Any]) -> None:
         """The model's state after one step from ``node``, as a new node (if new)."""
-        key = self._key()
+        key = (self._key(), node.edge)
         if key in self._seen or len(self.nodes) >= self.max_nodes:
             return
         self._seen.add(key)
         self.nodes.append(_Node(self.model.snapshot(), index, (event, params, 1),
-                                node.depth + 1))
+                                node.depth + 1, node.edge))
 
     def _expand_counters(self, index: int, node: _Node) -> None:
         """Children reached by repeating a counting step until the abstract state changes
@@ -181,7 +186,7 @@ class Roadmap:
         before the change and the state after it. Done from the first node (breadth
         first) where each counter can count, as it costs a thousand model steps."""
         model, analysis = self.model, self.analysis
-        for counter in analysis.counters:
+        for number, counter in enumerate(analysis.counters):
             if counter in self._counted:
                 continue
             model.restore(node.snapshot)
@@ -205,14 +210,16 @@ class Roadmap:
                 key = self._key()
                 if key != start:
                     if times > 1:
+                        edge = (*node.edge, number)
+                        self._seen.add((start, edge))
                         self.nodes.append(_Node(before, index,
                                                 (counter.event, params, times - 1),
-                                                node.depth + 1))
-                    if key not in self._seen:
-                        self._seen.add(key)
+                                                node.depth + 1, edge))
+                    if (key, node.edge) not in self._seen:
+                        self._seen.add((key, node.edge))
                         self.nodes.append(_Node(model.snapshot(), index,
                                                 (counter.event, params, times),
-                                                node.depth + 1))
+                                                node.depth + 1, node.edge))
                     break
                 before = model.snapshot()
 

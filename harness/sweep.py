@@ -261,6 +261,7 @@ def sweep_conditions(run: RunState) -> tuple[Failure, Goal] | None:
     coverage, roadmap = run.coverage, run.roadmap
     limit = run.options.max_seconds
     share = CONDITION_SHARE * limit if limit is not None else CONDITION_SECONDS
+    coverage.unreachable()  # the Z3 proofs first (remembered): their gaps are not goals
     roadmap.deadline = time.monotonic() + share
     try:
         return _sweep_conditions(run, coverage, roadmap)
@@ -269,7 +270,9 @@ def sweep_conditions(run: RunState) -> tuple[Failure, Goal] | None:
 
 
 #: the share of the time budget (or, with none, the seconds) the condition goals may take
-CONDITION_SHARE = 0.05
+#: (the deepest of the shipped specs, a U-key payment at a card's 999th use, is found
+#: about 4 s into the roadmap)
+CONDITION_SHARE = 0.2
 CONDITION_SECONDS = 10.0
 
 

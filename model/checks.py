@@ -227,8 +227,12 @@ def reachable_states(machine: Machine) -> set[str]:
 class _Encoder:
     """Translate checked expression trees into Z3 terms over the system's domains."""
 
-    def __init__(self, system: System, event: str | None):
+    def __init__(self, system: System, event: str | None, tag: str = ""):
         self.system = system
+        #: appended to every symbol's name: two encoders of one event with different tags
+        #: speak of two independent states and parameter sets (the policy predicates stay
+        #: shared: ``matches`` means the same in both)
+        self.tag = tag
         self.params = {p.name: p.type for p in system.event(event).params} if event else {}
         self.vars = {v.qualified: v.type for v in system.variables}
         self.symbols: dict[str, Any] = {}
@@ -238,16 +242,17 @@ class _Encoder:
     def _symbol(self, key: str, typ: Type) -> Any:
         if key in self.symbols:
             return self.symbols[key]
+        name = key + self.tag
         if typ.kind == "bool":
-            sym = z3.Bool(key)
+            sym = z3.Bool(name)
         elif typ.kind == "int":
-            sym = z3.Int(key)
+            sym = z3.Int(name)
             if typ.min is not None:
                 self.domain.append(sym >= typ.min)
             if typ.max is not None:
                 self.domain.append(sym <= typ.max)
         else:
-            sym = z3.String(key)
+            sym = z3.String(name)
             if typ.kind == "enum":
                 self.domain.append(z3.Or([sym == z3.StringVal(v) for v in typ.values]))
         self.symbols[key] = sym
@@ -627,18 +632,58 @@ def condition_possible(system: System, element: str, index: int, value: bool, *,
     encoder = _Encoder(system, found.event)
     nodes, shape = atomic_conditions(found.guard.tree)
     leaves = [encoder.term(n) for n in nodes]
-    constraints = [*_evaluated_where(encoder, system, found), leaves[index] == value]
+    constraints = [*_evaluated_state(encoder, system, found), leaves[index] == value]
     if deciding:
-        as_true = _shape_term(shape, [*leaves[:index], z3.BoolVal(True), *leaves[index + 1:]])
-        as_false = _shape_term(shape, [*leaves[:index], z3.BoolVal(False),
-                                       *leaves[index + 1:]])
-        constraints.append(as_true != as_false)
+        constraints.append(_decides(shape, leaves, index))
+    verdict, _ = _solve([*constraints, *encoder.domain])
+    return verdict
+
+
+def pair_possible(system: System, element: str, index: int) -> str:
+    """Whether the model can evaluate the guard of ``element`` twice, in two states (with
+    two sets of parameters) where its atomic conditions have the same values but for
+    condition ``index``, true in one and false in the other, and that condition decides
+    the guard: the unique-cause MC/DC pair the coverage looks for. ``"sat"``, ``"unsat"``
+    (no such pair: proven, under the over-approximation of ``condition_possible``, each
+    evaluation on its own) or ``"unknown"``. Stronger than ``condition_possible`` with
+    ``deciding``: coupled conditions (``brand == 'brand_a'`` and ``brand == 'brand_b'`` of
+    a two-valued enum) can each decide at a point, yet never change alone."""
+    found = _element(system, element)
+    assert found is not None and found.guard is not None, f"{element}: a guarded element"
+    nodes, shape = atomic_conditions(found.guard.tree)
+    constraints: list[Any] = []
+    sides = []
+    for tag, value in (("@1", True), ("@2", False)):
+        encoder = _Encoder(system, found.event, tag)
+        leaves = [encoder.term(n) for n in nodes]
+        constraints += [*_evaluated_state(encoder, system, found), leaves[index] == value,
+                        *encoder.domain]
+        sides.append(leaves)
+    first, second = sides
+    constraints += [a == b for i, (a, b) in enumerate(zip(first, second, strict=True))
+                    if i != index]
+    constraints.append(_decides(shape, first, index))
+    verdict, _ = _solve(constraints)
+    return verdict
+
+
+def _decides(shape: tuple[Any, ...], leaves: list[Any], index: int) -> Any:
+    """Z3: flipping condition ``index`` of ``leaves`` flips the guard of ``shape``."""
+    as_true = _shape_term(shape, [*leaves[:index], z3.BoolVal(True), *leaves[index + 1:]])
+    as_false = _shape_term(shape, [*leaves[:index], z3.BoolVal(False), *leaves[index + 1:]])
+    return as_true != as_false
+
+
+def _evaluated_state(encoder: _Encoder, system: System,
+                     element: Transition | Rejection) -> list[Any]:
+    """Where the model evaluates ``element``'s guard, in a state each machine can reach in
+    its graph and where the spec's invariants hold (see ``condition_possible``)."""
+    constraints = _evaluated_where(encoder, system, element)
     for machine in system.machines:
         constraints.append(z3.Or([_in_state(encoder, machine, s)
                                   for s in sorted(reachable_states(machine))]))
     constraints.extend(encoder.term(i.expr.tree) for i in system.all_invariants)
-    verdict, _ = _solve([*constraints, *encoder.domain])
-    return verdict
+    return constraints
 
 
 def _element(system: System, element: str) -> Transition | Rejection | None:
