@@ -31,6 +31,7 @@ from authspec.bank.domain import (
     PayMethod,
     Registration,
     RegistrationRequest,
+    UKeyMedium,
 )
 from authspec.bank.errors import (
     CounterServiceRefused,
@@ -422,6 +423,14 @@ class DriverAnyBrand(Bank):
 
     def _driver_fits(self, key: UKeyRow, brand: str) -> bool:
         return True
+
+
+@mutant("ukey_brand_not_recorded", "R14", invariants=("held_ukey_has_a_brand",))
+class UkeyBrandNotRecorded(Bank):
+    """Records a U-key without its brand (as 'none'), so no driver fits it afterwards."""
+
+    def _record_ukey(self, cust_id: int, medium: UKeyMedium, source: str) -> None:
+        super()._record_ukey(cust_id, replace(medium, brand="none"), source)
 
 
 @mutant("certificate_unplugged", "R15")

@@ -154,6 +154,7 @@ TRACES: dict[str, list[Step]] = {
     "ukey_pay_limited": [*UKEY_READY, pay(method="ukey", amount=30_001)],
     "ukey_apply_while_held": [register(), apply_ukey(), apply_ukey(brand="brand_b")],
     "driver_any_brand": [*ONLINE, apply_ukey(), install_driver("brand_b")],
+    "ukey_brand_not_recorded": [*ONLINE, apply_ukey(), install_driver()],
     "certificate_unplugged": [register(), apply_ukey(), download("counter", connected=False)],
     "certificate_online_logged_out": [*ONLINE, apply_ukey(), install_driver(), logout(),
                                       download()],

@@ -197,6 +197,10 @@ PROVEN_BY_INVARIANTS = {
     ("session.login_with_counter_password", 0, "mcdc"): "login_password_set_at_registration",
     # uses + 1 == 1000 false where pay (uses + 1 < 1000) did not fire: only at 1000 uses
     ("otp_card.pay_last_use", 1, "mcdc"): "active_card_has_a_use_left",
+    # key_brand == 'brand_a' (or 'brand_b') changing alone needs a U-key held without a
+    # brand (the bank's mutant ukey_brand_not_recorded is one)
+    ("ukey.driver_of_other_brand", 1, "mcdc"): "held_ukey_has_a_brand",
+    ("ukey.driver_of_other_brand", 3, "mcdc"): "held_ukey_has_a_brand",
 }
 
 
@@ -267,7 +271,5 @@ def test_a_correct_bank_run_has_complete_condition_coverage(tmp_path: Path) -> N
     assert result.coverage is not None
     proven = result.coverage.unreachable()
     left = [g.id for g in result.coverage.condition_gaps() if g not in proven]
-    # key_brand == 'brand_a' (or 'brand_b') changing alone needs a U-key held without a
-    # brand: impossible, but an invariant saying so would have no mutant of the bank that
-    # breaks it (its snapshot tells a held U-key by its brand), so it is not in the spec
-    assert left == ["ukey.driver_of_other_brand[1]=mcdc", "ukey.driver_of_other_brand[3]=mcdc"]
+    # every gap is reached or proven unreachable (the last two by held_ukey_has_a_brand)
+    assert left == []
