@@ -53,7 +53,7 @@ def test_the_default_rule():
 def test_each_set_names_the_specs_it_belongs_to():
     assert mutation.mutant_set_specs("isolation") == TWO
     assert mutation.mutant_set_specs("mutant") is None  # the shipped specs
-    assert mutation.mutant_set_specs("tests/harness_specs/adapters.py:X") is None  # a team's own set
+    assert mutation.mutant_set_specs("tests/harness_specs/adapters.py:X") is None  # own set
     assert mutation.mutant_set_specs("no_such_set") is None
 
 
