@@ -13,12 +13,13 @@ broken object-level authorisation that real systems have:
 * ``counter_reset_ends_every_session``: a counter reset of one customer's login password
   ends the sessions of every customer (R19, Q10).
 
-``MUTANTS`` lists them; one of them is the backend ``isolation:NAME`` (the family
-``isolation`` in ``authspec.backend_families``): ``authspec check -b
+``MUTANTS`` lists them, the mutant set ``isolation`` (``authspec mutants --set isolation``;
+``authspec mutants`` without ``--set`` still runs the set ``mutant`` of ``bank/mutants.py``);
+``SPECS`` names the specs they belong to, so the command checks them against the
+two-customer specs without ``--specs``. One of them is the backend ``isolation:NAME`` (the
+family ``isolation`` in ``authspec.backend_families``): ``authspec check -b
 isolation:session_of_other_customer --specs examples/two_customers``. Kept apart from
-``bank/mutants.py`` so that the two families evolve independently. (They are not a second
-``authspec.mutant_sets`` entry: ``authspec mutants`` without ``--set`` picks the only
-declared set, and others' commands and tests rely on that.)
+``bank/mutants.py`` so that the two families evolve independently.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ class CounterResetEndsEverySession(Bank):
 
 
 MUTANTS: tuple[Mutant, ...] = tuple(_REGISTRY)
+#: the specs this set belongs to, relative to this file (read by harness/mutation.py)
+SPECS = "../examples/two_customers"
 _BY_NAME: dict[str, Mutant] = {m.name: m for m in MUTANTS}
 
 

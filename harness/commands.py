@@ -43,11 +43,13 @@ from .console import (
 from .deadlines import Watch
 from .driver import RunState
 from .mutation import (
+    DEFAULT_SET,
     OBSERVED,
     MutantRun,
     MutantSetError,
     MutationReport,
     load_mutant_set,
+    mutant_set_specs,
     run_both_modes,
     run_mutants,
     select_mutants,
@@ -378,8 +380,9 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int | None, typer.Option(help="Seed [default: 0]",
                                                  show_default=False)] = None,
         specs: Annotated[Path | None, typer.Option(
-            help="Spec folder; default: the specs the mutant set belongs to (a set shipped "
-            "with authspec: the shipped specs), else as for check", show_default=False)] = None,
+            help="Spec folder; default: the specs the mutant set belongs to (its module's "
+            "SPECS; else, for a set shipped with authspec, the shipped specs), else as for "
+            "check", show_default=False)] = None,
         only: Annotated[list[str] | None, typer.Option(help="Only these mutants")] = None,
         out: Annotated[Path | None, typer.Option(
             help=f"Output folder [default: out in authspec.toml, else {DEFAULT_OUT}]",
@@ -388,7 +391,8 @@ def register(app: typer.Typer) -> None:
             help="Print the minimal trace of this mutant")] = None,
         mutant_set: Annotated[str | None, typer.Option(
             "--set", "--mutant-set", help="Mutant set: an entry point in "
-            "'authspec.mutant_sets' (default: the only one declared), or a team's own: "
+            "'authspec.mutant_sets' (default: the only one declared, else the one named "
+            f"'{DEFAULT_SET}'), or a team's own: "
             "module:NAME or path/to/file.py:NAME, NAME a sequence of mutants (each with "
             "name, rules, factory) or a factory taking a fault name first (with --mutant)")
         ] = None,
@@ -414,11 +418,13 @@ def register(app: typer.Typer) -> None:
         try:
             family, mutants = load_mutant_set(mutant_set, fault or ())
             selected = select_mutants(mutants, only)
+            own_specs = mutant_set_specs(family) if specs is None else None
         except MutantSetError as error:
             say(console, f"error: {error}")
             raise typer.Exit(2) from None
-        chosen = specs_or_exit(specs, project, "mutants", "shipped" if shipped_entry_point(
-            MUTANT_SET_GROUP, family) else "refuse")
+        chosen = own_specs or specs_or_exit(specs, project, "mutants", "shipped" if
+                                            shipped_entry_point(MUTANT_SET_GROUP, family)
+                                            else "refuse")
         options = check_options(project, {
             "backend": family, "examples": examples, "steps": steps,
             "max_seconds": max_seconds, "seed": seed,

@@ -3,7 +3,13 @@
 A package declares a mutant set in the entry-point group ``authspec.mutant_sets`` (the
 reference bank's is ``authspec.bank.mutants:MUTANTS``): a sequence of mutants, each with a
 ``name``, the ``rules`` it breaks and optionally the spec ``invariants`` it targets; its
-backends are named ``FAMILY:NAME``. ``load_mutant_set`` finds and loads a set,
+backends are named ``FAMILY:NAME``. Without a name, ``load_mutant_set`` takes the only
+declared set or, when several are declared, the one named ``mutant`` (``DEFAULT_SET``, the
+reference bank's). A set belongs to the specs its module names in an optional ``SPECS``
+attribute beside the sequence (a folder or system file, relative to the module's file):
+``mutant_set_specs``; the reference bank's isolation set (``authspec.bank.isolation_mutants``)
+says ``SPECS = "../examples/two_customers"``, a set without it belongs to the shipped specs
+(or, for a team's own, to the specs a check would use). ``load_mutant_set`` finds and loads a set,
 ``run_mutants`` checks each mutant and returns a ``MutationReport`` (which mutants were
 killed, how fast, the rules and invariants no mutant targets, the table as Markdown).
 ``authspec mutants`` (commands.py) prints it; it is as usable from Python::
@@ -22,8 +28,10 @@ given (``--mutant NAME``). Their backends are named ``SET[NAME]`` (backends.py).
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -126,9 +134,24 @@ def mutant_backend(family: str, name: str) -> str:
     return f"{family}[{name}]" if is_own_set(family) else f"{family}:{name}"
 
 
+#: the set ``authspec mutants`` runs without ``--set`` when several sets are declared
+DEFAULT_SET = "mutant"
+#: the module attribute naming the specs a mutant set belongs to
+SPECS_ATTRIBUTE = "SPECS"
+
+
+def default_set_name(declared: Iterable[str]) -> str | None:
+    """The set to run when none is named: the only one declared, else ``DEFAULT_SET`` when
+    it is declared, else None (the user must choose)."""
+    names = list(declared)
+    if len(names) == 1:
+        return names[0]
+    return DEFAULT_SET if DEFAULT_SET in names else None
+
+
 def load_mutant_set(name: str | None, faults: Sequence[str] = ()) -> tuple[str, list[Mutant]]:
-    """The family name and mutants of a declared set (``name`` may be omitted when only
-    one set is declared), or of a team's own set ``module:NAME`` (``faults``: the fault
+    """The family name and mutants of a declared set (``name`` omitted: ``default_set_name``
+    of the declared ones), or of a team's own set ``module:NAME`` (``faults``: the fault
     names to give a factory set)."""
     if name is not None and is_own_set(name):
         return name, own_set(name, faults)
@@ -136,7 +159,7 @@ def load_mutant_set(name: str | None, faults: Sequence[str] = ()) -> tuple[str, 
         raise MutantSetError("--mutant names the faults of a factory set (--set "
                              "module:factory); to select mutants of a declared set use --only")
     sets = mutant_sets()
-    family = name or (next(iter(sets)) if len(sets) == 1 else None)
+    family = name or default_set_name(sets)
     if family is None or family not in sets:
         known = ", ".join(sorted(sets)) or "none declared"
         raise MutantSetError(f"name a mutant set with --set (known: {known}); a package "
@@ -146,6 +169,34 @@ def load_mutant_set(name: str | None, faults: Sequence[str] = ()) -> tuple[str, 
     except Exception as error:
         raise MutantSetError(f"cannot load mutant set {family!r}: {error}") from error
     return family, list(mutants)
+
+
+def mutant_set_specs(family: str) -> Path | None:
+    """The specs the declared mutant set ``family`` belongs to: its module's ``SPECS``
+    (resolved against the module's folder), or None when it says none (or ``family`` is
+    a team's own set, or not declared)."""
+    entry = None if is_own_set(family) else mutant_sets().get(family)
+    if entry is None:
+        return None
+    try:
+        module = importlib.import_module(entry.module)
+    except Exception as error:
+        raise MutantSetError(f"cannot load mutant set {family!r}: {error}") from error
+    declared = getattr(module, SPECS_ATTRIBUTE, None)
+    if declared is None:
+        return None
+    if not isinstance(declared, str | Path):
+        raise MutantSetError(f"mutant set {family!r}: {entry.module}.{SPECS_ATTRIBUTE} must "
+                             f"be a path (str or Path), not {type(declared).__name__}")
+    path = Path(declared)
+    if not path.is_absolute() and getattr(module, "__file__", None):
+        path = Path(str(module.__file__)).resolve().parent / path
+    path = Path(os.path.normpath(path))
+    if not path.exists():
+        raise MutantSetError(f"mutant set {family!r} belongs to the specs at {path} "
+                             f"({entry.module}.{SPECS_ATTRIBUTE}), which do not exist here "
+                             "(an installation without them): pass --specs")
+    return path
 
 
 def own_set(spec: str, faults: Sequence[str]) -> list[Mutant]:

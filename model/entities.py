@@ -57,9 +57,11 @@ system with no cross-instance reads and no shared machines is linearizable iff e
 instance's projection is (P-compositionality). ``cross_instance_reads`` lists the
 elements that prevent it.
 
-**Tokens with identity** (designed, see docs/spec-language.md): an event parameter typed
-``token: {issued_by: request_reset}`` selects one of the tokens issued so far by that
-event, as an index the adapter maps to the concrete token it kept.
+**Tokens with identity** (docs/spec-language.md): an int parameter with ``issued_by:
+request_reset`` (``Param.issued_by``, loader) selects one of the tokens that event issued
+for the acting instance, counted back from the latest (0 the latest), as an index the
+adapter maps to the concrete token it kept (``authspec.harness.tokens.TokenBook``, which
+keys the tokens by the event's instance parameters).
 """
 
 from __future__ import annotations

@@ -154,6 +154,9 @@ class Param:
     span: Span = NOWHERE
     entity: str = ""  # the entity kind whose instance the parameter names ("" for a value)
     implicit: bool = False  # the event's own instance, added by the loader (not written)
+    # the event whose accepted steps issue the tokens this int parameter selects among, counted
+    # back from the latest issued for the acting instance (0 the latest; "" for a value)
+    issued_by: str = ""
 
 
 @dataclass(frozen=True)

@@ -547,10 +547,26 @@ class _Builder:
                                     pbody.get("unit", ""), bool(pbody.get("secret", False)),
                                     tuple(pbody.get("policies", ())), doc.span(path, key=True),
                                     entity=pbody["type"] if pbody["type"] in self.instances
-                                    else ""))
+                                    else "", issued_by=self.issued_by(doc, path, pbody, typ)))
             result.append(Event(name, tuple(params), _text(body.get("label")),
                                 body.get("extension", ""), doc.span(("events", name), key=True)))
         return tuple(result)
+
+    def issued_by(self, doc: Located, path: tuple, body: dict, typ: Type | None) -> str:
+        """The event named by a parameter's ``issued_by`` ("" without one): an event of the
+        system, on an int parameter with min 0 (an index among the tokens it issued)."""
+        issuer = body.get("issued_by")
+        if issuer is None:
+            return ""
+        events = doc.data["events"]
+        if issuer not in events:
+            self.error(doc, (*path, "issued_by"), f"unknown event {issuer!r}",
+                       _suggest(issuer, events))
+        if typ is not None and (typ.kind != "int" or typ.min != 0):
+            self.error(doc, (*path, "issued_by"), "issued_by applies to an int parameter "
+                       "with min: 0 (0 the latest token issued, 1 the one before, ...)",
+                       "declare it {type: int, min: 0, max: 2, issued_by: EVENT}")
+        return str(issuer)
 
     # -- one machine -------------------------------------------------------------------------
     def states(self, doc: Located) -> tuple[State, ...]:
