@@ -69,7 +69,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from . import expr as ex
 from . import stepprops
@@ -91,6 +91,7 @@ from .ir import (
 # What a reference of a kind means where it is read: a fixed instance, or the instance a
 # parameter names.
 _Own = tuple[str, str]  # ("instance", "alice") or ("param", "customer")
+_Element = TypeVar("_Element", Transition, Rejection)
 
 
 class _Grounder:
@@ -188,21 +189,15 @@ class _Grounder:
         """``expr`` grounded (for an expression that is always there)."""
         return replace(expr, tree=self.tree(expr.tree, ctx, expr))
 
-    def transition(self, t: Transition, machine: Machine, name: str, instance: str) -> Transition:
-        event = self.system.event(t.event)
+    def element(self, e: _Element, machine: Machine, name: str, instance: str) -> _Element:
+        """A transition or refusal of one instance's machine: renamed, its guard behind
+        the instance's selector, its names resolved to the instance."""
+        event = self.system.event(e.event)
         ctx = self.context(event, machine, instance)
-        return replace(t, id=_renamed(t.id, machine.name, name), machine=name,
-                       guard=self.guard(t.guard, ctx, self.selector(event, machine, instance),
-                                        t.span),
-                       effects=self.effects(t.effects, ctx))
-
-    def rejection(self, r: Rejection, machine: Machine, name: str, instance: str) -> Rejection:
-        event = self.system.event(r.event)
-        ctx = self.context(event, machine, instance)
-        return replace(r, id=_renamed(r.id, machine.name, name), machine=name,
-                       guard=self.guard(r.guard, ctx, self.selector(event, machine, instance),
-                                        r.span),
-                       effects=self.effects(r.effects, ctx))
+        return replace(e, id=_renamed(e.id, machine.name, name), machine=name,
+                       guard=self.guard(e.guard, ctx, self.selector(event, machine, instance),
+                                        e.span),
+                       effects=self.effects(e.effects, ctx))
 
     def invariants(self, invariant: Invariant, ctx: Mapping[str, _Own], iid: str,
                    machine: str | None) -> list[Invariant]:
@@ -256,9 +251,9 @@ class _Grounder:
             machine, name=name, instance=instance, template=machine.name if instance else "",
             states=tuple(replace(s, machine=name) for s in machine.states),
             variables=tuple(replace(v, machine=name) for v in machine.variables),
-            transitions=tuple(self.transition(t, machine, name, instance)
+            transitions=tuple(self.element(t, machine, name, instance)
                               for t in machine.transitions),
-            rejections=tuple(self.rejection(r, machine, name, instance)
+            rejections=tuple(self.element(r, machine, name, instance)
                              for r in machine.rejections),
             invariants=tuple(invariants))
 
