@@ -716,15 +716,15 @@ PLAIN = 0.3
 
 class Choices:
     """Where the drawn values of one step come from: each ``index``, ``boolean`` and
-    ``integer`` is one choice. Choice 0 is always the plainest value (index 0, False, the
-    bound or number nearest 0), as Hypothesis shrinks towards it.
+    ``integer`` is one choice; the plainest value is index 0, False, the bound or number
+    nearest 0.
 
     Two kinds: ``DrawnChoices`` makes every choice a Hypothesis draw (strategies used
     outside the machine); ``SeededChoices`` makes them from one drawn seed (the machine's
     hot path: a Hypothesis draw costs about 25 us, and a step has a dozen choices, more
-    than the whole of a typical backend call). Hypothesis then shrinks a step's parameters
-    as one seed (0: all plain), and ``minimise.simplify`` makes the values of a minimal
-    trace plain one at a time."""
+    than the whole of a typical backend call). Hypothesis then shrinks a trace by its
+    steps, and ``minimise.simplify`` makes the values of a minimal trace plain one at a
+    time."""
 
     def index(self, size: int) -> int:
         raise NotImplementedError
@@ -772,33 +772,30 @@ class SeededChoices(Choices):
     ``salt`` (the how-manieth seeded draw of the example: Hypothesis draws the same small
     seeds often, 0 in a third of the draws, and equal seeds must still give different
     steps). Integers: one in four at or next to a bound, otherwise uniform in a bounded
-    range, or of a uniformly drawn bit length in an unbounded one. ``SeededChoices(0)``
-    alone (no salt) makes every choice plain."""
+    range, or of a uniformly drawn bit length in an unbounded one."""
 
-    def __init__(self, seed: int, salt: int | None = None) -> None:
-        self.rng = (None if seed == 0 and salt is None
-                    else random.Random(seed * 1_000_003 + (salt or 0)))
+    def __init__(self, seed: int, salt: int) -> None:
+        self.rng = random.Random(seed * 1_000_003 + salt)
 
     def _plain(self) -> bool:
-        """Whether this choice is the plain one: always without a generator, otherwise
-        with ``PLAIN`` probability, as Hypothesis draws each choice's simplest value
-        often (the first enum value, False, a bound), which reaches deep states."""
-        return self.rng is None or self.rng.random() < PLAIN
+        """Whether this choice is the plain one (``PLAIN`` probability), as Hypothesis
+        draws each choice's simplest value often (the first enum value, False, a bound),
+        which reaches deep states."""
+        return self.rng.random() < PLAIN
 
     def index(self, size: int) -> int:
-        return 0 if self._plain() else self.rng.randrange(size)  # type: ignore[union-attr]
+        return 0 if self._plain() else self.rng.randrange(size)
 
     def uniform(self, size: int) -> int:
-        return self.rng.randrange(size) if self.rng is not None else 0
+        return self.rng.randrange(size)
 
     def boolean(self) -> bool:
-        return not self._plain() and self.rng.random() < 0.5  # type: ignore[union-attr]
+        return not self._plain() and self.rng.random() < 0.5
 
     def integer(self, lo: int | None, hi: int | None) -> int:
         if self._plain():
             return _nearest_zero(lo, hi)
         rng = self.rng
-        assert rng is not None
         if lo is not None and hi is not None:
             if rng.randrange(4) == 0:
                 edges = [v for v in (lo, hi, lo + 1, hi - 1) if lo <= v <= hi]
